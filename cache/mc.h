@@ -1,0 +1,235 @@
+/* mc.h: the snapshot engine's private interface (capture, parse, index,
+ * getmntent emulation). Everything here returns negative errno on failure,
+ * never logs unless MOUNTCACHE_DEBUG asks, and never exits. */
+#ifndef MC_H
+#define MC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <mntent.h>
+#include <sys/types.h>
+
+#define _mc_unused_ __attribute__((unused))
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- debug.c ---------------------------------------------------------- */
+/* Silent unless MOUNTCACHE_DEBUG is set in the environment. */
+extern int mc_debug_enabled;
+void mc_debug_init(void);
+void mc_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define MC_DEBUG(...) do { if (unlikely(mc_debug_enabled)) mc_debug(__VA_ARGS__); } while (0)
+
+/* ---- buffer ----------------------------------------------------------- */
+struct mc_buf {
+	char *data;
+	size_t len, cap;
+};
+int mc_buf_reserve(struct mc_buf *b, size_t need);
+void mc_buf_free(struct mc_buf *b);
+
+/* ---- capture.c -------------------------------------------------------- */
+/* Upper bound on a table we are willing to hold (the kernel has none; a
+ * bigger table simply passes through to the kernel). */
+#define MC_CAPTURE_MAX (256u << 20)
+
+enum {
+	MC_CAPTURE_VALIDATED = 1 << 0,  /* no change event between start and end */
+};
+
+/* Tunables for the consistent capture; zero fields take the defaults. */
+struct mc_capture_opts {
+	unsigned max_tries;   /* full reads before giving up validation (8) */
+	unsigned backoff_us;  /* first sleep between tries, doubled each time (50) */
+	size_t size_hint;     /* expected bytes, to size the first read */
+};
+
+/* Read the whole mount table from @fd (an open mountinfo or mounts file that
+ * belongs to the caller, never the host program's fd) into @buf.
+ * Returns 0 on a validated capture, 1 when no quiet window came and @buf holds
+ * the last (possibly torn) read, <0 on error (@buf then holds nothing). */
+int mc_capture_fd(int fd, struct mc_buf *buf, const struct mc_capture_opts *opts);
+
+/* One poll(POLLPRI, 0) on @fd. Returns 1 if the mount namespace changed since
+ * the previous poll (or open), 0 if not, <0 on error. Consumes the event. */
+int mc_changed(int fd);
+
+/* ---- parse.c ---------------------------------------------------------- */
+enum mc_format {
+	MC_MOUNTINFO = 0,   /* /proc/<pid>/mountinfo */
+	MC_MOUNTS    = 1,   /* /proc/<pid>/mounts, /etc/mtab */
+};
+
+enum {
+	MC_PROP_SHARED         = 1 << 0,
+	MC_PROP_SLAVE          = 1 << 1,  /* has master:N */
+	MC_PROP_FROM           = 1 << 2,  /* has propagate_from:N */
+	MC_PROP_UNBINDABLE     = 1 << 3,
+};
+
+/* One mount. Strings are offsets into the table's arena, decoded and
+ * NUL-terminated; for MC_MOUNTS the numeric ids are 0 and root/optional/
+ * fs_opts are empty. */
+struct mc_mount {
+	uint32_t line_off, line_len;   /* raw line in the text, without '\n' */
+	int id, parent;                /* (1) (2) */
+	unsigned major, minor;         /* (3) */
+	uint32_t root;                 /* (4) */
+	uint32_t target;               /* (5) */
+	uint32_t vfs_opts;             /* (6) */
+	uint32_t optional;             /* (7) raw optional fields, space-joined */
+	uint32_t fstype;               /* (9) */
+	uint32_t source;               /* (10) */
+	uint32_t fs_opts;              /* (11) */
+	int shared, master, propagate_from;
+	unsigned prop;                 /* MC_PROP_* */
+	int freq, passno;              /* mounts format only */
+	bool mntent_skip;              /* glibc's getmntent does not list it */
+	bool mntent_fast;              /* fields above are what getmntent gives */
+	/* index.c: next in table order with the same target, parent, device */
+	struct mc_mount *next_same_target, *next_sibling, *next_same_dev;
+	size_t idx;
+};
+
+struct mc_index;
+
+struct mc_table {
+	enum mc_format fmt;
+	struct mc_mount *ents;
+	size_t n;
+	char *arena;
+	size_t arena_len;
+	struct mc_index *index;        /* built on demand by mc_table_index() */
+};
+
+/* Where parsing failed: 1-based line number. */
+struct mc_parse_error {
+	size_t line;
+	const char *what;
+};
+
+/* Parse @len bytes of @text in @fmt into @ret_table (untouched on failure).
+ * Returns 0, or -EINVAL (malformed; @err says where), -ENOMEM, -E2BIG. */
+int mc_table_parse(const char *text, size_t len, enum mc_format fmt,
+		   struct mc_table *ret_table, struct mc_parse_error *err);
+void mc_table_free(struct mc_table *t);
+
+static inline const char *mc_str(const struct mc_table *t, uint32_t off)
+{
+	return t->arena + off;
+}
+
+/* Decode the kernel's mount-table escapes, in place, the way libmount does
+ * (any backslash followed by three octal digits). Returns the new length. */
+size_t mc_unescape_octal(char *s, size_t len);
+
+/* ---- index.c ---------------------------------------------------------- */
+/* Build the indexes (by id, by target, by parent, by device); idempotent. */
+int mc_table_index(struct mc_table *t);
+void mc_index_free(struct mc_table *t);
+/* The topmost mount on @target (last in table order), or NULL. */
+const struct mc_mount *mc_find_target(struct mc_table *t, const char *target);
+/* The bottom of the stack on @target (first in table order); follow
+ * ->next_same_target for the rest, in table order. */
+const struct mc_mount *mc_find_target_first(struct mc_table *t, const char *target);
+const struct mc_mount *mc_find_id(struct mc_table *t, int id);
+/* Children of @parent in table order: fills up to @max into @out; returns the
+ * total count. */
+size_t mc_find_children(struct mc_table *t, int parent, const struct mc_mount **out, size_t max);
+/* Mounts of major:minor in table order; same contract as mc_find_children. */
+size_t mc_find_devno(struct mc_table *t, unsigned major, unsigned minor,
+		     const struct mc_mount **out, size_t max);
+
+/* ---- mntent.c --------------------------------------------------------- */
+/* Emulation of glibc 2.36 getmntent_r on one line of a mounts file.
+ * @line/@len is the raw line without its '\n'. @buffer/@bufsiz are the
+ * caller's: exactly as glibc, only bufsiz-1 bytes of the line are used and
+ * the rest is dropped. Returns true when @mp was filled, false when glibc
+ * would skip the line (empty, comment, or an autofs "ignore" entry). */
+bool mc_mntent_from_line(const char *line, size_t len, bool has_newline,
+			 struct mntent *mp, char *buffer, int bufsiz);
+/* glibc's decode_name: only \040 \011 \012 \134 and \\ are decoded. */
+char *mc_decode_glibc(char *buf);
+
+
+/* ---- sys.h: raw system calls ------------------------------------------
+ * The engine is linked into the preload, whose exported open/read/close/...
+ * would otherwise catch the engine's own calls. Raw syscalls also skip any
+ * other interposer in the process. */
+#include "sys.h"
+
+/* ---- snapshot.c ------------------------------------------------------- */
+/* An immutable copy of one mount table text, shared by reference. The parsed
+ * table is built on first use (getmntent, the API) and then immutable too. */
+struct mc_snap {
+	int refs;                       /* atomic */
+	enum mc_format fmt;
+	const char *text;
+	size_t len;
+	uint64_t gen;                   /* unique per snapshot, across fork */
+	uint64_t captured_ns;           /* CLOCK_MONOTONIC of its validation */
+	bool validated;
+	int parsed;                     /* atomic: 0 not yet, 1 ok, <0 -errno */
+	struct mc_table table;
+	void *owner;                    /* backend data released with the snap */
+	void (*release)(struct mc_snap *s);
+};
+
+/* Take ownership of a malloc'ed @text. Returns NULL on ENOMEM (text freed). */
+struct mc_snap *mc_snap_new(enum mc_format fmt, char *text, size_t len, bool validated);
+struct mc_snap *mc_snap_ref(struct mc_snap *s);
+void mc_snap_unref(struct mc_snap *s);
+/* The parsed table, or NULL if the text does not parse (callers fall back). */
+struct mc_table *mc_snap_table(struct mc_snap *s);
+uint64_t mc_now_ns(void);
+
+/* ---- view.c ----------------------------------------------------------- */
+/* What a mount table file shows depends on the mount namespace and the root
+ * of the process that opened it. A view is one such (format, ns, root) as
+ * seen by this process, with our own open fd on it and its last snapshot.
+ *
+ * The key is the root's mount (unique id where the kernel has it) and inode:
+ * a mount belongs to exactly one namespace, so the root mount also names the
+ * namespace; unshare(CLONE_NEWNS) and setns() move the root to another mount,
+ * chroot() and pivot_root() to another mount or inode. statx("/") costs
+ * ~1.4 us here; /proc/self/ns/mnt would cost ~8 us. */
+struct mc_view_key {
+	uint64_t root_mnt;
+	uint64_t root_ino;
+	uint64_t root_dev;
+};
+int mc_view_key_self(struct mc_view_key *ret);
+
+struct mc_view;
+/* Find or create the view of @fmt for @key. NULL on ENOMEM. Views live as long
+ * as the process. */
+struct mc_view *mc_view_get(enum mc_format fmt, const struct mc_view_key *key);
+/* How many times a table of this view was opened (first call returns 1). */
+unsigned mc_view_opened(struct mc_view *v);
+/* A snapshot that reflects every announced change that completed before this
+ * call. Captures when needed; many threads asking at once share one capture.
+ * Returns 0 and a reference in @ret_snap, or <0 (callers use the kernel).
+ * The snapshot may be unvalidated (s->validated false) when churn never left
+ * a quiet window: it is then as good as one kernel read, and is not kept. */
+int mc_view_snapshot(struct mc_view *v, struct mc_snap **ret_snap);
+/* Forget every kept snapshot: this process changed the mount table, possibly
+ * in a way the kernel does not announce (propagation flags). */
+void mc_views_invalidate(void);
+/* fds the views hold for themselves, to tell the host program's fds apart. */
+bool mc_views_own_fd(int fd);
+/* fork() support: take and release every view lock. */
+void mc_views_lock_all(void);
+void mc_views_unlock_all(void);
+/* In the child: drop what is shared with the parent, then unlock all. */
+void mc_views_atfork_child(void);
+/* Tunables (MOUNTCACHE_MAX_AGE_MS): how old a snapshot may be before it is
+ * re-read even though the kernel announced nothing; 0 disables the cache. */
+extern uint64_t mc_max_age_ns;
+/* MOUNTCACHE_SERVE_FIRST=1: serve even a process's first open of a view
+ * (normally left to the kernel: see preload/track.c). */
+extern bool mc_serve_first;
+void mc_config_init(void);
+
+#endif

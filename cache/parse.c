@@ -1,0 +1,318 @@
+/* parse.c: the one parser for mountinfo and mounts text.
+ *
+ * Output is compact: one array of struct mc_mount and one string arena for
+ * the whole table, no allocation per field. Input is untrusted (it may come
+ * from a shared segment or a fuzzer): every length is checked, any byte
+ * sequence yields either a table or -EINVAL with the line number. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc.h"
+
+/* The kernel has no limit, but a mount point is at most PATH_MAX bytes
+ * (x4 when escaped) and options rarely pass a few KiB (overlayfs with many
+ * layers). Anything longer is not a table we want to serve. */
+#define MC_LINE_MAX (256u << 10)
+/* Strings a line contributes to the arena, each with its NUL. */
+#define MC_STRS_PER_LINE 8
+
+static bool is_odigit(char c)
+{
+	return c >= '0' && c <= '7';
+}
+
+size_t mc_unescape_octal(char *s, size_t len)
+{
+	size_t r = 0, w = 0;
+
+	while (r < len) {
+		/* \ooo up to \377; anything else is kept as it is */
+		if (s[r] == '\\' && r + 3 < len && s[r + 1] >= '0' && s[r + 1] <= '3' &&
+		    is_odigit(s[r + 2]) && is_odigit(s[r + 3])) {
+			s[w++] = (char)((s[r + 1] - '0') << 6 | (s[r + 2] - '0') << 3 | (s[r + 3] - '0'));
+			r += 4;
+		} else {
+			s[w++] = s[r++];
+		}
+	}
+	return w;
+}
+
+struct arena {
+	char *p;
+	size_t len, cap;
+};
+
+/* Append @n bytes and a NUL; the arena was sized for the worst case, the
+ * check only guards against a sizing bug. */
+static int put(struct arena *a, const char *s, size_t n, uint32_t *ret_off)
+{
+	if (n + 1 > a->cap - a->len || a->len > UINT32_MAX)
+		return -EOVERFLOW;
+	memcpy(a->p + a->len, s, n);
+	a->p[a->len + n] = '\0';
+	*ret_off = (uint32_t)a->len;
+	a->len += n + 1;
+	return 0;
+}
+
+static int put_unescaped(struct arena *a, const char *s, size_t n, uint32_t *ret_off)
+{
+	uint32_t off;
+	int r = put(a, s, n, &off);
+	if (r < 0)
+		return r;
+	size_t m = mc_unescape_octal(a->p + off, n);
+	a->p[off + m] = '\0';
+	a->len = off + m + 1;
+	*ret_off = off;
+	return 0;
+}
+
+/* Tokeniser over one line: fields are separated by single spaces, as the
+ * kernel writes them (it escapes every space, tab and newline in names). */
+struct tok {
+	const char *p, *end;
+};
+
+static bool next_tok(struct tok *t, const char **ret_s, size_t *ret_n)
+{
+	if (t->p >= t->end)
+		return false;
+	const char *sp = memchr(t->p, ' ', t->end - t->p);
+	const char *e = sp ? sp : t->end;
+	if (e == t->p)
+		return false;                     /* empty field */
+	*ret_s = t->p;
+	*ret_n = e - t->p;
+	t->p = sp ? sp + 1 : t->end;
+	return true;
+}
+
+static bool parse_uint(const char *s, size_t n, unsigned *ret)
+{
+	unsigned long v = 0;
+
+	if (n == 0 || n > 10)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > INT_MAX)
+		return false;
+	*ret = (unsigned)v;
+	return true;
+}
+
+static bool parse_int(const char *s, size_t n, int *ret)
+{
+	unsigned v;
+	if (!parse_uint(s, n, &v))
+		return false;
+	*ret = (int)v;
+	return true;
+}
+
+/* "shared:N", "master:N", "propagate_from:N", "unbindable" (7) */
+static bool parse_optional(struct mc_mount *m, const char *s, size_t n)
+{
+	static const struct { const char *name; unsigned flag; size_t off; } tags[] = {
+		{ "shared:",         MC_PROP_SHARED, offsetof(struct mc_mount, shared) },
+		{ "master:",         MC_PROP_SLAVE,  offsetof(struct mc_mount, master) },
+		{ "propagate_from:", MC_PROP_FROM,   offsetof(struct mc_mount, propagate_from) },
+	};
+	for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+		size_t l = strlen(tags[i].name);
+		if (n > l && memcmp(s, tags[i].name, l) == 0) {
+			m->prop |= tags[i].flag;
+			return parse_int(s + l, n - l, (int *)((char *)m + tags[i].off));
+		}
+	}
+	if (n == 10 && memcmp(s, "unbindable", 10) == 0)
+		m->prop |= MC_PROP_UNBINDABLE;
+	/* Unknown tags are legal: the format reserves them for the future. */
+	return true;
+}
+
+static const char *parse_mountinfo_line(struct mc_mount *m, const char *line, size_t len,
+					struct arena *a)
+{
+	struct tok t = { line, line + len };
+	const char *s, *opt_start = NULL, *opt_end = NULL;
+	size_t n;
+	unsigned u;
+
+	/* (1) id */
+	if (!next_tok(&t, &s, &n) || !parse_int(s, n, &m->id))
+		return "mount id";
+	/* (2) parent id */
+	if (!next_tok(&t, &s, &n) || !parse_int(s, n, &m->parent))
+		return "parent id";
+	/* (3) major:minor */
+	if (!next_tok(&t, &s, &n))
+		return "major:minor";
+	const char *colon = memchr(s, ':', n);
+	if (!colon || !parse_uint(s, colon - s, &m->major) ||
+	    !parse_uint(colon + 1, s + n - colon - 1, &u))
+		return "major:minor";
+	m->minor = u;
+	/* (4) root */
+	if (!next_tok(&t, &s, &n) || put_unescaped(a, s, n, &m->root) < 0)
+		return "root";
+	/* (5) mount point */
+	if (!next_tok(&t, &s, &n) || put_unescaped(a, s, n, &m->target) < 0)
+		return "mount point";
+	/* (6) mount options */
+	if (!next_tok(&t, &s, &n) || put_unescaped(a, s, n, &m->vfs_opts) < 0)
+		return "mount options";
+	/* (7) optional fields, up to (8) the "-" separator */
+	for (;;) {
+		if (!next_tok(&t, &s, &n))
+			return "separator";
+		if (n == 1 && s[0] == '-')
+			break;
+		if (!parse_optional(m, s, n))
+			return "optional field";
+		if (!opt_start)
+			opt_start = s;
+		opt_end = s + n;
+	}
+	if (put(a, opt_start, opt_start ? (size_t)(opt_end - opt_start) : 0, &m->optional) < 0)
+		return "optional field";
+	/* (9) fs type */
+	if (!next_tok(&t, &s, &n) || put_unescaped(a, s, n, &m->fstype) < 0)
+		return "fs type";
+	/* (10) source */
+	if (!next_tok(&t, &s, &n) || put_unescaped(a, s, n, &m->source) < 0)
+		return "source";
+	/* (11) super options; later fields, if a kernel ever adds any, are ignored */
+	if (!next_tok(&t, &s, &n) || put_unescaped(a, s, n, &m->fs_opts) < 0)
+		return "super options";
+	return NULL;
+}
+
+/* The mounts format is what glibc's getmntent reads, so it is parsed by the
+ * glibc emulation itself: what we store is exactly what getmntent returns. */
+static const char *parse_mounts_line(struct mc_mount *m, const char *line, size_t len,
+				     bool has_newline, struct arena *a, char *scratch)
+{
+	/* INT_MIN marks fields glibc's sscanf did not set: such lines are
+	 * always answered through the emulation, never the fast path. */
+	struct mntent me = { .mnt_freq = INT_MIN, .mnt_passno = INT_MIN };
+
+	if (!mc_mntent_from_line(line, len, has_newline, &me, scratch, (int)len + 2)) {
+		m->mntent_skip = true;
+		m->source = m->target = m->fstype = m->vfs_opts = 0;
+		return NULL;
+	}
+	if (put(a, me.mnt_fsname, strlen(me.mnt_fsname), &m->source) < 0 ||
+	    put(a, me.mnt_dir, strlen(me.mnt_dir), &m->target) < 0 ||
+	    put(a, me.mnt_type, strlen(me.mnt_type), &m->fstype) < 0 ||
+	    put(a, me.mnt_opts, strlen(me.mnt_opts), &m->vfs_opts) < 0)
+		return "arena";
+	m->freq = me.mnt_freq;
+	m->passno = me.mnt_passno;
+	m->mntent_fast = me.mnt_freq != INT_MIN && me.mnt_passno != INT_MIN;
+	return NULL;
+}
+
+static size_t count_lines(const char *text, size_t len)
+{
+	size_t n = 0;
+	for (const char *p = text; (p = memchr(p, '\n', text + len - p)); p++)
+		n++;
+	if (len && text[len - 1] != '\n')
+		n++;
+	return n;
+}
+
+int mc_table_parse(const char *text, size_t len, enum mc_format fmt,
+		   struct mc_table *ret_table, struct mc_parse_error *err)
+{
+	struct mc_table t = { .fmt = fmt };
+	struct arena a = { 0 };
+	char *scratch = NULL;
+	size_t line_no = 0;
+	const char *what = NULL;
+	int r = -EINVAL;
+
+	if (len == 0) {
+		what = "empty table";
+		goto fail;
+	}
+	if (len > MC_CAPTURE_MAX) {
+		r = -E2BIG;
+		what = "table too large";
+		goto fail;
+	}
+	t.n = count_lines(text, len);
+	t.ents = calloc(t.n, sizeof *t.ents);
+	/* Decoded fields never grow; each adds at most a NUL. Offset 0 is "". */
+	a.cap = len + t.n * MC_STRS_PER_LINE + 1;
+	a.p = malloc(a.cap);
+	if (fmt == MC_MOUNTS)
+		scratch = malloc(MC_LINE_MAX + 2);
+	if (!t.ents || !a.p || (fmt == MC_MOUNTS && !scratch)) {
+		r = -ENOMEM;
+		what = "out of memory";
+		goto fail;
+	}
+	a.p[0] = '\0';
+	a.len = 1;
+
+	for (const char *p = text, *end = text + len; p < end; ) {
+		const char *nl = memchr(p, '\n', end - p);
+		size_t l = (nl ? nl : end) - p;
+		struct mc_mount *m = &t.ents[line_no];
+
+		line_no++;
+		if (l > MC_LINE_MAX) {
+			r = -E2BIG;
+			what = "line too long";
+			goto fail;
+		}
+		if (memchr(p, '\0', l)) {
+			what = "NUL byte";
+			goto fail;
+		}
+		m->line_off = (uint32_t)(p - text);
+		m->line_len = (uint32_t)l;
+		m->idx = line_no - 1;
+		if (fmt == MC_MOUNTINFO)
+			what = parse_mountinfo_line(m, p, l, &a);
+		else
+			what = parse_mounts_line(m, p, l, nl != NULL, &a, scratch);
+		if (what)
+			goto fail;
+		p += l + (nl ? 1 : 0);
+	}
+	free(scratch);
+	t.arena = a.p;
+	t.arena_len = a.len;
+	*ret_table = t;
+	return 0;
+fail:
+	if (err) {
+		err->line = line_no;
+		err->what = what;
+	}
+	MC_DEBUG("parse: line %zu: %s", line_no, what);
+	free(scratch);
+	free(a.p);
+	free(t.ents);
+	return r;
+}
+
+void mc_table_free(struct mc_table *t)
+{
+	if (!t)
+		return;
+	mc_index_free(t);
+	free(t->ents);
+	free(t->arena);
+	memset(t, 0, sizeof *t);
+}

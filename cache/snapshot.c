@@ -1,0 +1,89 @@
+/* snapshot.c: immutable, reference-counted mount table texts. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mc.h"
+
+uint64_t mc_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+/* Unique across fork: the pid is part of it, so a parent and a child that
+ * share an open file can tell whose snapshot a shared offset refers to. */
+static uint64_t next_gen(void)
+{
+	static unsigned counter;
+	unsigned c = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+	return (uint64_t)getpid() << 32 | c;
+}
+
+static void release_owned(struct mc_snap *s)
+{
+	free((void *)s->text);
+}
+
+struct mc_snap *mc_snap_new(enum mc_format fmt, char *text, size_t len, bool validated)
+{
+	struct mc_snap *s = calloc(1, sizeof *s);
+	if (!s) {
+		free(text);
+		return NULL;
+	}
+	s->refs = 1;
+	s->fmt = fmt;
+	s->text = text;
+	s->len = len;
+	s->gen = next_gen();
+	s->captured_ns = mc_now_ns();
+	s->validated = validated;
+	s->release = release_owned;
+	return s;
+}
+
+struct mc_snap *mc_snap_ref(struct mc_snap *s)
+{
+	if (s)
+		__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
+void mc_snap_unref(struct mc_snap *s)
+{
+	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	mc_table_free(&s->table);
+	if (s->release)
+		s->release(s);
+	free(s);
+}
+
+static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct mc_table *mc_snap_table(struct mc_snap *s)
+{
+	int st = __atomic_load_n(&s->parsed, __ATOMIC_ACQUIRE);
+	if (likely(st == 1))
+		return &s->table;
+	if (st < 0)
+		return NULL;
+	/* One parse per snapshot; parsing is rare (once per table change), so
+	 * one lock for all snapshots is enough. */
+	pthread_mutex_lock(&parse_lock);
+	st = s->parsed;
+	if (st == 0) {
+		struct mc_parse_error err;
+		int r = mc_table_parse(s->text, s->len, s->fmt, &s->table, &err);
+		if (r == 0)
+			r = mc_table_index(&s->table);
+		st = r < 0 ? r : 1;
+		__atomic_store_n(&s->parsed, st, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&parse_lock);
+	return st == 1 ? &s->table : NULL;
+}

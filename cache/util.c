@@ -1,0 +1,65 @@
+/* util.c: the growable buffer and the debug switch shared by every layer. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mc.h"
+
+int mc_debug_enabled;
+
+/* Read straight from environ: this runs from a preload constructor, or even
+ * before it, where getenv() is fine but nothing else may be initialised. */
+void mc_debug_init(void)
+{
+	const char *v = getenv("MOUNTCACHE_DEBUG");
+	mc_debug_enabled = v && *v && strcmp(v, "0") != 0;
+}
+
+/* One write(2) per message so that concurrent threads do not interleave, and
+ * no stdio: the host program's stderr buffering is not ours to touch. */
+void mc_debug(const char *fmt, ...)
+{
+	char msg[512];
+	int saved = errno;
+	int n = snprintf(msg, sizeof msg, "mountcache[%d]: ", (int)getpid());
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof msg)
+		n += vsnprintf(msg + n, sizeof msg - n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof msg - 2)
+		n = sizeof msg - 2;
+	if (n > 0) {
+		msg[n++] = '\n';
+		ssize_t _mc_unused_ w = write(STDERR_FILENO, msg, n);
+	}
+	errno = saved;
+}
+
+int mc_buf_reserve(struct mc_buf *b, size_t need)
+{
+	if (need <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < need) {
+		if (cap > SIZE_MAX / 2)
+			return -ENOMEM;
+		cap *= 2;
+	}
+	char *p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+void mc_buf_free(struct mc_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}

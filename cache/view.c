@@ -1,0 +1,274 @@
+/* view.c: per-process views of the mount table, each with its own kernel fd
+ * (for the change events) and its latest validated snapshot.
+ *
+ * Freshness. A kept snapshot is served only if (a) one poll() on the view's
+ * fd shows no change since the snapshot was validated, (b) this process has
+ * not changed the table since (mount() and friends call
+ * mc_views_invalidate()), and (c) it is younger than mc_max_age_ns. (c) is
+ * the bound for the one kind of change the kernel never announces: a
+ * propagation flip (MS_SHARED/MS_PRIVATE/MS_SLAVE/MS_UNBINDABLE through
+ * mount(2)) made by another process. See capture.c.
+ *
+ * Why (a) is enough for everything else: the kernel bumps the namespace's
+ * event counter before the mount syscall returns, so a read that begins
+ * after a change completed polls after the bump and sees the event.
+ *
+ * Our fd is ours alone: polling the host program's fd would consume the
+ * event its own poll()/epoll is waiting for. It lives high in the fd space
+ * (so the program's fd numbers do not change) and is checked by device and
+ * inode before each use, because the program may close_range() or dup2()
+ * over it without us seeing. */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "mc.h"
+
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+
+uint64_t mc_max_age_ns = 1000000000u;
+bool mc_serve_first;
+
+struct mc_view {
+	struct mc_view *next;
+	enum mc_format fmt;
+	struct mc_view_key key;
+	pthread_mutex_t lock;
+	int fd;                         /* ours, -1 when not open */
+	dev_t fd_dev;
+	ino_t fd_ino;
+	struct mc_snap *snap;           /* latest validated, or NULL */
+	unsigned inval_gen;             /* mc_inval_gen when snap was taken */
+	size_t size_hint;
+	unsigned opened;                /* atomic */
+};
+
+static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mc_view *views;
+static unsigned mc_inval_gen;           /* atomic */
+
+void mc_config_init(void)
+{
+	const char *v = getenv("MOUNTCACHE_MAX_AGE_MS");
+	if (v && *v) {
+		char *end;
+		unsigned long ms = strtoul(v, &end, 10);
+		if (*end == '\0' && ms < 3600u * 1000u)
+			mc_max_age_ns = (uint64_t)ms * 1000000u;
+	}
+	v = getenv("MOUNTCACHE_SERVE_FIRST");
+	mc_serve_first = v && strcmp(v, "1") == 0;
+}
+
+int mc_view_key_self(struct mc_view_key *ret)
+{
+	struct statx sx;
+
+	if (statx(AT_FDCWD, "/", AT_STATX_DONT_SYNC, STATX_INO | STATX_MNT_ID | STATX_MNT_ID_UNIQUE, &sx) < 0)
+		return -errno;
+	if (!(sx.stx_mask & (STATX_MNT_ID | STATX_MNT_ID_UNIQUE)))
+		return -EOPNOTSUPP;
+	ret->root_mnt = sx.stx_mnt_id;
+	ret->root_ino = sx.stx_ino;
+	ret->root_dev = (uint64_t)sx.stx_dev_major << 32 | sx.stx_dev_minor;
+	return 0;
+}
+
+struct mc_view *mc_view_get(enum mc_format fmt, const struct mc_view_key *key)
+{
+	struct mc_view *v;
+
+	pthread_mutex_lock(&views_lock);
+	for (v = views; v; v = v->next)
+		if (v->fmt == fmt && memcmp(&v->key, key, sizeof *key) == 0)
+			goto out;
+	v = calloc(1, sizeof *v);
+	if (!v)
+		goto out;
+	v->fmt = fmt;
+	v->key = *key;
+	v->fd = -1;
+	pthread_mutex_init(&v->lock, NULL);
+	v->next = views;
+	views = v;
+out:
+	pthread_mutex_unlock(&views_lock);
+	return v;
+}
+
+unsigned mc_view_opened(struct mc_view *v)
+{
+	return __atomic_add_fetch(&v->opened, 1, __ATOMIC_RELAXED);
+}
+
+void mc_views_invalidate(void)
+{
+	__atomic_add_fetch(&mc_inval_gen, 1, __ATOMIC_RELEASE);
+}
+
+/* Where our fd goes: near the top of the usual range, so that the host
+ * program's lowest-free-number allocation never meets it, but not so high
+ * that the kernel must grow a huge fd table. Processes with a tiny
+ * RLIMIT_NOFILE get no fd from us at all. */
+static int fd_floor(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -EMFILE;
+	rlim_t top = rl.rlim_cur < 4096 ? rl.rlim_cur : 4096;
+	if (top < 64)
+		return -EMFILE;
+	return (int)top - 32;
+}
+
+static bool fd_still_ours(struct mc_view *v)
+{
+	struct stat st;
+	if (v->fd < 0 || mc_sys_fstat(v->fd, &st) < 0)
+		return false;
+	return st.st_dev == v->fd_dev && st.st_ino == v->fd_ino;
+}
+
+static void drop_fd(struct mc_view *v)
+{
+	/* Close only what is still ours: a clobbered number now belongs to
+	 * the host program. */
+	if (fd_still_ours(v))
+		mc_sys_close(v->fd);
+	v->fd = -1;
+}
+
+static int open_fd(struct mc_view *v)
+{
+	/* thread-self: the calling thread's namespace and root, which is what
+	 * the key was taken from. */
+	const char *path = v->fmt == MC_MOUNTINFO ? "/proc/thread-self/mountinfo"
+						  : "/proc/thread-self/mounts";
+	struct stat st;
+	int floor = fd_floor();
+	if (floor < 0)
+		return floor;
+	int fd = mc_sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int high = mc_sys_fcntl(fd, F_DUPFD_CLOEXEC, floor);
+	int saved = errno;
+	mc_sys_close(fd);
+	if (high < 0)
+		return -saved;
+	if (mc_sys_fstat(high, &st) < 0) {
+		saved = errno;
+		mc_sys_close(high);
+		return -saved;
+	}
+	v->fd = high;
+	v->fd_dev = st.st_dev;
+	v->fd_ino = st.st_ino;
+	return 0;
+}
+
+/* Called with v->lock held. Returns 0 if v->snap may be served as it is. */
+static int still_fresh(struct mc_view *v)
+{
+	if (!v->snap || v->inval_gen != __atomic_load_n(&mc_inval_gen, __ATOMIC_ACQUIRE))
+		return -ESTALE;
+	if (mc_now_ns() - v->snap->captured_ns > mc_max_age_ns)
+		return -ESTALE;
+	if (!fd_still_ours(v))
+		return -EBADF;
+	return mc_changed(v->fd) == 0 ? 0 : -ESTALE;
+}
+
+static int capture(struct mc_view *v, struct mc_snap **ret_snap)
+{
+	struct mc_capture_opts opts = { .size_hint = v->size_hint };
+	struct mc_buf buf = { 0 };
+	unsigned gen = __atomic_load_n(&mc_inval_gen, __ATOMIC_ACQUIRE);
+	int r;
+
+	if (!fd_still_ours(v)) {
+		v->fd = -1;
+		r = open_fd(v);
+		if (r < 0)
+			return r;
+	}
+	r = mc_capture_fd(v->fd, &buf, &opts);
+	if (r < 0) {
+		mc_buf_free(&buf);
+		drop_fd(v);
+		return r;
+	}
+	struct mc_snap *s = mc_snap_new(v->fmt, buf.data, buf.len, r == 0);
+	if (!s)
+		return -ENOMEM;
+	v->size_hint = buf.len;
+	mc_snap_unref(v->snap);
+	v->snap = NULL;
+	if (s->validated) {
+		v->snap = mc_snap_ref(s);
+		v->inval_gen = gen;
+	}
+	MC_DEBUG("view: captured %zu bytes (%s)", buf.len, s->validated ? "validated" : "unvalidated");
+	*ret_snap = s;
+	return 0;
+}
+
+int mc_view_snapshot(struct mc_view *v, struct mc_snap **ret_snap)
+{
+	int r;
+
+	pthread_mutex_lock(&v->lock);
+	if (mc_max_age_ns && still_fresh(v) == 0) {
+		*ret_snap = mc_snap_ref(v->snap);
+		r = 0;
+	} else {
+		r = capture(v, ret_snap);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
+bool mc_views_own_fd(int fd)
+{
+	bool own = false;
+	pthread_mutex_lock(&views_lock);
+	for (struct mc_view *v = views; v && !own; v = v->next)
+		own = __atomic_load_n(&v->fd, __ATOMIC_RELAXED) == fd;
+	pthread_mutex_unlock(&views_lock);
+	return own;
+}
+
+void mc_views_lock_all(void)
+{
+	pthread_mutex_lock(&views_lock);
+	for (struct mc_view *v = views; v; v = v->next)
+		pthread_mutex_lock(&v->lock);
+}
+
+void mc_views_unlock_all(void)
+{
+	for (struct mc_view *v = views; v; v = v->next)
+		pthread_mutex_unlock(&v->lock);
+	pthread_mutex_unlock(&views_lock);
+}
+
+/* After fork the child shares our view fds' open file descriptions with the
+ * parent: a poll() in one would consume the change event the other needs.
+ * The child lets go of its copies and their snapshots, and reopens on use. */
+void mc_views_atfork_child(void)
+{
+	for (struct mc_view *v = views; v; v = v->next) {
+		if (v->fd >= 0)
+			mc_sys_close(v->fd);
+		v->fd = -1;
+		mc_snap_unref(v->snap);
+		v->snap = NULL;
+	}
+	mc_views_unlock_all();
+}

@@ -1,0 +1,459 @@
+/* ofd.c: the open file descriptions we serve from snapshots.
+ *
+ * The kernel keeps one file position per open file description, shared by
+ * every fd that dup() made and by parent and child after fork(). We do the
+ * same: each description has a slot in MAP_SHARED memory holding the
+ * position, the end of the last read (seq_file's read_pos) and the
+ * generation of the snapshot those offsets refer to. Descriptions are
+ * reference-counted per fd in this process; slots per process.
+ *
+ * Reads follow seq_file's rule for when the text is rendered anew: a read
+ * that starts at offset 0, or anywhere other than where the previous read
+ * ended, takes a fresh snapshot; a read that continues where the last one
+ * ended continues the same snapshot, so no table is ever served torn.
+ *
+ * The fd map is two-level and never shrinks; an fd that is not ours is one
+ * relaxed load away from the real read(). */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+/* ---- shared slots ----------------------------------------------------- */
+struct mc_slot {
+	pthread_mutex_t lock;           /* process-shared, robust */
+	int64_t pos;
+	int64_t read_pos;
+	uint64_t gen;
+	int refs;                       /* processes holding it, atomic */
+} __attribute__((aligned(128)));
+
+#define SLOTS_PER_PAGE 31
+struct slot_page {
+	uint32_t used;                  /* bitmap, atomic, shared */
+	struct slot_page *next;         /* private list (same value in a child) */
+	struct mc_slot slots[SLOTS_PER_PAGE];
+};
+
+_Static_assert(sizeof(struct slot_page) <= 4096, "slot page fits a page");
+static struct slot_page *pages;        /* guarded by fd_lock */
+
+static struct mc_slot *slot_alloc(void)
+{
+	for (struct slot_page *p = pages; ; p = p->next) {
+		if (!p) {
+			p = mmap(NULL, sizeof *p, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+			if (p == MAP_FAILED)
+				return NULL;
+			p->next = pages;
+			pages = p;
+		}
+		uint32_t used = __atomic_load_n(&p->used, __ATOMIC_ACQUIRE);
+		while (used != (1u << SLOTS_PER_PAGE) - 1) {
+			int i = __builtin_ctz(~used);
+			if (__atomic_compare_exchange_n(&p->used, &used, used | 1u << i, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+				struct mc_slot *s = &p->slots[i];
+				pthread_mutexattr_t a;
+				pthread_mutexattr_init(&a);
+				pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+				pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+				pthread_mutex_init(&s->lock, &a);
+				pthread_mutexattr_destroy(&a);
+				s->pos = s->read_pos = 0;
+				s->gen = 0;
+				s->refs = 1;
+				return s;
+			}
+		}
+	}
+}
+
+static void slot_put(struct mc_slot *s)
+{
+	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	struct slot_page *p = (struct slot_page *)((uintptr_t)s & ~(uintptr_t)4095);
+	int i = (int)(s - p->slots);
+	__atomic_and_fetch(&p->used, ~(1u << i), __ATOMIC_RELEASE);
+}
+
+static void slot_lock(struct mc_slot *s)
+{
+	/* A process that died holding the lock left the offsets as they were
+	 * after its last complete update: they are still coherent. */
+	if (pthread_mutex_lock(&s->lock) == EOWNERDEAD)
+		pthread_mutex_consistent(&s->lock);
+}
+
+/* ---- descriptions and the fd map -------------------------------------- */
+struct mc_ofd {
+	int refs;                       /* fds and FILEs here; under fd_lock */
+	struct mc_slot *slot;
+	struct mc_view *view;
+	enum mc_format fmt;
+	dev_t dev;
+	ino_t ino;
+	struct mc_snap *snap;           /* under slot->lock */
+	size_t line_hint;               /* getmntent: next line, under slot->lock */
+	FILE *fp;
+	struct mc_ofd *all_next;        /* every live description, for fork */
+};
+
+#define L2_BITS 10
+#define L2_SIZE (1u << L2_BITS)
+#define L1_SIZE 1024                    /* fds up to 1M are tracked */
+static struct mc_ofd **fd_map[L1_SIZE];
+static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mc_ofd *all_ofds;
+
+static struct mc_ofd **map_slot(int fd, bool create)
+{
+	if (fd < 0 || (unsigned)fd >= L1_SIZE * L2_SIZE)
+		return NULL;
+	struct mc_ofd **l2 = __atomic_load_n(&fd_map[fd >> L2_BITS], __ATOMIC_ACQUIRE);
+	if (!l2 && create) {
+		l2 = calloc(L2_SIZE, sizeof *l2);
+		if (!l2)
+			return NULL;
+		__atomic_store_n(&fd_map[fd >> L2_BITS], l2, __ATOMIC_RELEASE);
+	}
+	return l2 ? &l2[fd & (L2_SIZE - 1)] : NULL;
+}
+
+static void ofd_unref_locked(struct mc_ofd *o)
+{
+	if (--o->refs > 0)
+		return;
+	for (struct mc_ofd **pp = &all_ofds; *pp; pp = &(*pp)->all_next)
+		if (*pp == o) {
+			*pp = o->all_next;
+			break;
+		}
+	slot_put(o->slot);
+	mc_snap_unref(o->snap);
+	free(o);
+}
+
+int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt)
+{
+	struct stat st;
+	if (mc_sys_fstat(fd, &st) < 0)
+		return -errno;
+	struct mc_ofd *o = calloc(1, sizeof *o);
+	if (!o)
+		return -ENOMEM;
+	o->refs = 1;
+	o->view = v;
+	o->fmt = fmt;
+	o->dev = st.st_dev;
+	o->ino = st.st_ino;
+
+	pthread_mutex_lock(&fd_lock);
+	struct mc_ofd **e = map_slot(fd, true);
+	o->slot = e ? slot_alloc() : NULL;
+	if (!o->slot) {
+		pthread_mutex_unlock(&fd_lock);
+		free(o);
+		return -ENOMEM;
+	}
+	if (*e)                         /* a stale entry: the fd was reused */
+		ofd_unref_locked(*e);
+	o->all_next = all_ofds;
+	all_ofds = o;
+	__atomic_store_n(e, o, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&fd_lock);
+	return 0;
+}
+
+struct mc_ofd *mc_fd_get(int fd)
+{
+	struct mc_ofd **e = map_slot(fd, false);
+	if (likely(!e || !__atomic_load_n(e, __ATOMIC_RELAXED)))
+		return NULL;
+	pthread_mutex_lock(&fd_lock);
+	struct mc_ofd *o = *e;
+	if (o)
+		o->refs++;
+	pthread_mutex_unlock(&fd_lock);
+	return o;
+}
+
+void mc_ofd_put(struct mc_ofd *o)
+{
+	pthread_mutex_lock(&fd_lock);
+	ofd_unref_locked(o);
+	pthread_mutex_unlock(&fd_lock);
+}
+
+bool mc_ofd_check_fd(struct mc_ofd *o, int fd)
+{
+	struct stat st;
+	return mc_sys_fstat(fd, &st) == 0 && st.st_dev == o->dev && st.st_ino == o->ino;
+}
+
+static void forget_locked(int fd)
+{
+	struct mc_ofd **e = map_slot(fd, false);
+	if (e && *e) {
+		struct mc_ofd *o = *e;
+		__atomic_store_n(e, NULL, __ATOMIC_RELEASE);
+		ofd_unref_locked(o);
+	}
+}
+
+void mc_fd_forget(int fd)
+{
+	struct mc_ofd **e = map_slot(fd, false);
+	if (likely(!e || !__atomic_load_n(e, __ATOMIC_RELAXED)))
+		return;
+	pthread_mutex_lock(&fd_lock);
+	forget_locked(fd);
+	pthread_mutex_unlock(&fd_lock);
+}
+
+void mc_fd_forget_range(unsigned first, unsigned last)
+{
+	pthread_mutex_lock(&fd_lock);
+	/* Walk the live descriptions, not the (possibly huge) range. */
+	for (unsigned l1 = first >> L2_BITS; l1 < L1_SIZE && l1 <= (last >> L2_BITS); l1++) {
+		if (!fd_map[l1])
+			continue;
+		for (unsigned i = 0; i < L2_SIZE; i++) {
+			unsigned fd = l1 << L2_BITS | i;
+			if (fd >= first && fd <= last && fd_map[l1][i])
+				forget_locked((int)fd);
+		}
+	}
+	pthread_mutex_unlock(&fd_lock);
+}
+
+void mc_fd_dup(int oldfd, int newfd)
+{
+	if (oldfd == newfd)
+		return;
+	pthread_mutex_lock(&fd_lock);
+	forget_locked(newfd);
+	struct mc_ofd **from = map_slot(oldfd, false);
+	struct mc_ofd **to = from && *from ? map_slot(newfd, true) : NULL;
+	if (to) {
+		(*from)->refs++;
+		__atomic_store_n(to, *from, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&fd_lock);
+}
+
+void mc_ofd_set_stream(struct mc_ofd *o, FILE *fp)
+{
+	__atomic_store_n(&o->fp, fp, __ATOMIC_RELEASE);
+}
+
+FILE *mc_ofd_stream(struct mc_ofd *o)
+{
+	return __atomic_load_n(&o->fp, __ATOMIC_ACQUIRE);
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+/* With slot->lock held: make o->snap the snapshot a read at @pos must see.
+ * Returns 0, or <0 when no snapshot can be had. */
+static int settle_snapshot(struct mc_ofd *o, int64_t pos)
+{
+	struct mc_slot *s = o->slot;
+	bool same_gen = o->snap && s->gen == o->snap->gen;
+
+	if (same_gen && pos != 0 && pos == s->read_pos)
+		return 0;                       /* continuing a read */
+	struct mc_snap *snap;
+	int r = mc_view_snapshot(o->view, &snap);
+	if (r < 0)
+		return r;
+	mc_snap_unref(o->snap);
+	o->snap = snap;
+	s->gen = snap->gen;
+	o->line_hint = 0;
+	return 0;
+}
+
+/* The kernel's own bytes at @pos, for when no snapshot can be had: pread on
+ * a seq_file renders from the start up to @pos, exactly what a read would
+ * have returned there. */
+static ssize_t kernel_read(int fd, const struct iovec *iov, int iovcnt, int64_t pos)
+{
+	ssize_t n;
+	do
+		n = syscall(SYS_preadv, fd, iov, iovcnt, (long)pos, 0L);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcnt, off_t off)
+{
+	struct mc_slot *s = o->slot;
+	size_t total = 0;
+	ssize_t n;
+
+	if (iovcnt < 0 || iovcnt > IOV_MAX)
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > SSIZE_MAX - total)
+			return -EINVAL;
+		total += iov[i].iov_len;
+	}
+	slot_lock(s);
+	int64_t pos = off >= 0 ? off : s->pos;
+	if (total == 0) {
+		n = 0;
+	} else if (settle_snapshot(o, pos) < 0) {
+		n = kernel_read(fd, iov, iovcnt, pos);
+	} else {
+		const struct mc_snap *snap = o->snap;
+		size_t at = pos < (int64_t)snap->len ? (size_t)pos : snap->len;
+		n = 0;
+		for (int i = 0; i < iovcnt && at < snap->len; i++) {
+			size_t c = snap->len - at < iov[i].iov_len ? snap->len - at : iov[i].iov_len;
+			memcpy(iov[i].iov_base, snap->text + at, c);
+			at += c;
+			n += c;
+		}
+	}
+	if (n > 0) {
+		s->read_pos = pos + n;
+		if (off < 0)
+			s->pos = pos + n;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+off_t mc_ofd_lseek(struct mc_ofd *o, off_t off, int whence)
+{
+	struct mc_slot *s = o->slot;
+	off_t r;
+
+	/* seq_lseek: SEEK_SET and SEEK_CUR only, never negative; anything
+	 * past the end is allowed (reads there return 0). */
+	slot_lock(s);
+	if (whence == SEEK_CUR) {
+		if (__builtin_add_overflow(s->pos, off, &off))
+			off = -1;
+	} else if (whence != SEEK_SET) {
+		off = -1;
+	}
+	if (off < 0) {
+		r = -EINVAL;
+	} else {
+		s->pos = off;
+		r = off;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* ---- getmntent -------------------------------------------------------- */
+
+static size_t line_at(const struct mc_table *t, size_t hint, int64_t pos, bool *ret_found)
+{
+	if (hint < t->n && t->ents[hint].line_off == pos) {
+		*ret_found = true;
+		return hint;
+	}
+	size_t lo = 0, hi = t->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->ents[mid].line_off < pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*ret_found = lo == t->n || t->ents[lo].line_off == pos;
+	return lo;
+}
+
+int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz)
+{
+	struct mc_slot *s = o->slot;
+	int r = -EAGAIN;
+
+	if (o->fmt != MC_MOUNTS || bufsiz <= 0)
+		return -EINVAL;
+	slot_lock(s);
+	int64_t pos = s->pos;
+	if (settle_snapshot(o, pos) < 0)
+		goto out;
+	const struct mc_snap *snap = o->snap;
+	struct mc_table *t = mc_snap_table(o->snap);
+	if (!t)
+		goto out;
+	if ((size_t)pos >= snap->len) {
+		r = 0;
+		goto out;
+	}
+	bool found;
+	size_t i = line_at(t, o->line_hint, pos, &found);
+	if (!found)                     /* mid-line: the program mixed in fgets */
+		goto out;
+	for (r = 0; i < t->n && r == 0; i++) {
+		const struct mc_mount *m = &t->ents[i];
+		const char *line = snap->text + m->line_off;
+		bool nl = (size_t)m->line_off + m->line_len < snap->len;
+
+		if (m->mntent_skip)
+			continue;
+		if (m->mntent_fast && (size_t)m->line_len + 2 <= (size_t)bufsiz) {
+			/* The whole line fits: glibc would produce exactly the
+			 * fields we decoded at parse time. One copy. */
+			const char *blob = t->arena + m->source;
+			size_t n = m->vfs_opts + strlen(t->arena + m->vfs_opts) + 1 - m->source;
+			memcpy(buf, blob, n);
+			mp->mnt_fsname = buf;
+			mp->mnt_dir = buf + (m->target - m->source);
+			mp->mnt_type = buf + (m->fstype - m->source);
+			mp->mnt_opts = buf + (m->vfs_opts - m->source);
+			mp->mnt_freq = m->freq;
+			mp->mnt_passno = m->passno;
+			r = 1;
+		} else if (mc_mntent_from_line(line, m->line_len, nl, mp, buf, bufsiz)) {
+			r = 1;
+		}
+		pos = m->line_off + m->line_len + (nl ? 1 : 0);
+	}
+	o->line_hint = i;
+	s->pos = s->read_pos = pos;
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* ---- fork ------------------------------------------------------------- */
+/* Lock order everywhere: view locks, then fd_lock. A slot lock may be held
+ * by another thread at fork time; it lives in shared memory, so the child
+ * sees it released when that thread releases it in the parent. */
+void mc_ofd_atfork_prepare(void)
+{
+	mc_views_lock_all();
+	pthread_mutex_lock(&fd_lock);
+}
+
+void mc_ofd_atfork_parent(void)
+{
+	pthread_mutex_unlock(&fd_lock);
+	mc_views_unlock_all();
+}
+
+void mc_ofd_atfork_child(void)
+{
+	/* Every description now has one more process holding its slot. */
+	for (struct mc_ofd *o = all_ofds; o; o = o->all_next)
+		__atomic_add_fetch(&o->slot->refs, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&fd_lock);
+	mc_views_atfork_child();
+}

@@ -1,0 +1,128 @@
+/* preload.h: private interface of the preload library. */
+#ifndef MC_PRELOAD_H
+#define MC_PRELOAD_H
+
+#include <dirent.h>
+#include <mntent.h>
+#include <sys/mount.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "mc.h"
+
+#define MC_EXPORT __attribute__((visibility("default")))
+
+/* ---- real.c: the functions we interpose, as the next library has them */
+struct mc_real {
+	int (*open)(const char *, int, ...);
+	int (*open64)(const char *, int, ...);
+	int (*openat)(int, const char *, int, ...);
+	int (*openat64)(int, const char *, int, ...);
+	int (*__open_2)(const char *, int);
+	int (*__open64_2)(const char *, int);
+	int (*__openat_2)(int, const char *, int);
+	int (*__openat64_2)(int, const char *, int);
+	FILE *(*fopen)(const char *, const char *);
+	FILE *(*fopen64)(const char *, const char *);
+	FILE *(*freopen)(const char *, const char *, FILE *);
+	FILE *(*freopen64)(const char *, const char *, FILE *);
+	FILE *(*fdopen)(int, const char *);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*__read_chk)(int, void *, size_t, size_t);
+	ssize_t (*pread)(int, void *, size_t, off_t);
+	ssize_t (*pread64)(int, void *, size_t, off64_t);
+	ssize_t (*__pread_chk)(int, void *, size_t, off_t, size_t);
+	ssize_t (*__pread64_chk)(int, void *, size_t, off64_t, size_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*preadv)(int, const struct iovec *, int, off_t);
+	ssize_t (*preadv64)(int, const struct iovec *, int, off64_t);
+	ssize_t (*preadv2)(int, const struct iovec *, int, off_t, int);
+	ssize_t (*preadv64v2)(int, const struct iovec *, int, off64_t, int);
+	off_t (*lseek)(int, off_t, int);
+	off64_t (*lseek64)(int, off64_t, int);
+	int (*close)(int);
+	int (*close_range)(unsigned, unsigned, int);
+	void (*closefrom)(int);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*fcntl)(int, int, ...);
+	int (*fcntl64)(int, int, ...);
+	FILE *(*setmntent)(const char *, const char *);
+	struct mntent *(*getmntent)(FILE *);
+	struct mntent *(*getmntent_r)(FILE *, struct mntent *, char *, int);
+	struct mntent *(*__getmntent_r)(FILE *, struct mntent *, char *, int);
+	int (*endmntent)(FILE *);
+	int (*mount)(const char *, const char *, const char *, unsigned long, const void *);
+	int (*umount)(const char *);
+	int (*umount2)(const char *, int);
+	int (*mount_setattr)(int, const char *, unsigned, struct mount_attr *, size_t);
+	int (*move_mount)(int, const char *, int, const char *, unsigned);
+	int (*setns)(int, int);
+	int (*unshare)(int);
+	int (*chroot)(const char *);
+};
+extern struct mc_real mc_real;
+extern bool mc_disabled;
+/* Resolves mc_real once; cheap after that. Safe to call from any wrapper,
+ * before our constructor and from inside dlsym. */
+void mc_preload_init(void);
+#define REAL(f) (mc_preload_init(), mc_real.f)
+
+/* ---- ofd.c: open file descriptions we serve ---------------------------- */
+struct mc_ofd;
+/* Start serving @fd (just opened by the host program on a mount table of
+ * view @v). Returns 0 or <0 (then the fd simply stays the kernel's). */
+int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt);
+/* The description behind @fd with a reference, or NULL if not ours. The
+ * NULL case is lock-free: every read() of the process passes here. */
+struct mc_ofd *mc_fd_get(int fd);
+void mc_ofd_put(struct mc_ofd *o);
+/* Is @fd still the file we track (device and inode)? */
+bool mc_ofd_check_fd(struct mc_ofd *o, int fd);
+/* The host program closed @fd (or dup2'ed over it). */
+void mc_fd_forget(int fd);
+void mc_fd_forget_range(unsigned first, unsigned last);
+/* @newfd now shares @oldfd's description (dup, dup2, dup3, F_DUPFD). */
+void mc_fd_dup(int oldfd, int newfd);
+/* Read into @iov at @off (-1: at and advancing the shared file position).
+ * Returns bytes or -errno, as the kernel would. */
+ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcnt, off_t off);
+off_t mc_ofd_lseek(struct mc_ofd *o, off_t off, int whence);
+void mc_ofd_set_stream(struct mc_ofd *o, FILE *fp);
+FILE *mc_ofd_stream(struct mc_ofd *o);
+/* getmntent_r from the parsed snapshot. Returns 1 and fills @mp, 0 at end of
+ * table, <0 when the caller must use glibc (the stream is left untouched). */
+int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz);
+void mc_ofd_atfork_prepare(void);
+void mc_ofd_atfork_parent(void);
+void mc_ofd_atfork_child(void);
+
+/* ---- stream.c: FILE * on a served fd ----------------------------------- */
+/* A FILE whose reads come from @fd's description; fileno() is @fd. Takes
+ * over the reference @o on success; NULL (reference untouched) on failure. */
+FILE *mc_stream_open(int fd, struct mc_ofd *o);
+/* The description behind one of our streams (no reference taken: valid
+ * while the stream is open), or NULL. Lock-free. */
+struct mc_ofd *mc_stream_ofd(FILE *fp);
+/* freopen() is about to turn @fp into a plain FILE: let go of it. */
+void mc_stream_forget(FILE *fp);
+/* Parse an fopen mode: true (and O_ flags) if it is one we serve (read only). */
+bool mc_stream_mode(const char *mode, int *ret_flags);
+
+/* ---- track.c: decide whether an fd just opened is ours ----------------- */
+struct mc_track_plan {
+	struct mc_view *view;
+	enum mc_format fmt;
+};
+/* Before the real open of @path (relative to @dirfd): shall the fd it
+ * returns be served? Cheap string tests first; never changes errno. */
+bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan *ret);
+/* After the real open returned @fd: start serving it. Returns the
+ * description (referenced) when @want_ofd and served, else NULL. */
+struct mc_ofd *mc_track_commit(const struct mc_track_plan *plan, int fd, bool want_ofd);
+extern bool mc_threads_diverged;
+/* Is this path, for an open with these flags, possibly one we serve? */
+bool mc_track_wanted(const char *path, int flags);
+#endif

@@ -1,0 +1,168 @@
+/* stream.c: FILE streams over a served description.
+ *
+ * glibc's stdio reads through its internal __read, which no interposer can
+ * reach, so a FILE from the real fopen() would always read the kernel. We
+ * build the FILE with fopencookie() instead and give it the real fd as its
+ * fileno(), so that fileno(), fstat(fileno(fp)), poll() on it and fclose()
+ * behave as on a kernel-backed FILE (glibc calls the cookie's close for
+ * fclose, which closes the fd). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "preload.h"
+
+struct cookie {
+	struct mc_ofd *o;               /* one reference, dropped at close */
+	int fd;
+	FILE *fp;
+};
+
+/* Our open streams, so that getmntent() can find a stream's description
+ * without a lock: a stream is used by one thread at a time (glibc's
+ * setmntent even turns its locking off), and streams on mount tables are
+ * few. When the table is full, no stream of ours is made at all. */
+#define MAX_STREAMS 64
+static struct cookie *streams[MAX_STREAMS];
+
+static bool stream_register(struct cookie *k)
+{
+	for (int i = 0; i < MAX_STREAMS; i++) {
+		struct cookie *none = NULL;
+		if (__atomic_compare_exchange_n(&streams[i], &none, k, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			return true;
+	}
+	return false;
+}
+
+static struct cookie *stream_find(FILE *fp, bool remove)
+{
+	for (int i = 0; i < MAX_STREAMS; i++) {
+		struct cookie *k = __atomic_load_n(&streams[i], __ATOMIC_ACQUIRE);
+		if (k && k->fp == fp) {
+			if (remove)
+				__atomic_store_n(&streams[i], NULL, __ATOMIC_RELEASE);
+			return k;
+		}
+	}
+	return NULL;
+}
+
+struct mc_ofd *mc_stream_ofd(FILE *fp)
+{
+	struct cookie *k = stream_find(fp, false);
+	return k ? k->o : NULL;
+}
+
+/* Unregister and drop the description; the cookie itself stays (glibc may
+ * still hold it). */
+static void release(struct cookie *k)
+{
+	stream_find(k->fp, true);
+	if (k->o) {
+		mc_ofd_set_stream(k->o, NULL);
+		mc_ofd_put(k->o);
+		k->o = NULL;
+	}
+}
+
+void mc_stream_forget(FILE *fp)
+{
+	/* glibc's freopen() keeps the FILE and its fd number but swaps in
+	 * plain file operations, so our cookie is never called again: it is
+	 * left behind (a few bytes) and only the description is released. */
+	struct cookie *k = stream_find(fp, false);
+	if (k) {
+		mc_fd_forget(k->fd);
+		release(k);
+	}
+}
+
+static ssize_t c_read(void *c, char *buf, size_t n)
+{
+	struct cookie *k = c;
+	struct iovec iov = { buf, n };
+	ssize_t r = mc_ofd_read(k->o, k->fd, &iov, 1, -1);
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+static int c_seek(void *c, off64_t *off, int whence)
+{
+	struct cookie *k = c;
+	off_t r = mc_ofd_lseek(k->o, *off, whence);
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	*off = r;
+	return 0;
+}
+
+static int c_close(void *c)
+{
+	struct cookie *k = c;
+	int fd = k->fd;
+
+	release(k);
+	free(k);
+	if (fd < 0)
+		return 0;
+	/* The fd is the program's; if it already closed it behind the FILE's
+	 * back, the kernel answers EBADF exactly as for a real FILE. */
+	mc_fd_forget(fd);
+	return REAL(close)(fd);
+}
+
+bool mc_stream_mode(const char *mode, int *ret_flags)
+{
+	int flags = O_RDONLY;
+
+	if (!mode || mode[0] != 'r')
+		return false;
+	/* ",ccs=" asks for a wide-character conversion we do not offer; '+'
+	 * for writing. */
+	for (const char *p = mode + 1; *p; p++) {
+		switch (*p) {
+		case 'b': case 'c': case 'm': case 'x':
+			break;
+		case 'e':
+			flags |= O_CLOEXEC;
+			break;
+		default:
+			return false;
+		}
+	}
+	*ret_flags = flags;
+	return true;
+}
+
+FILE *mc_stream_open(int fd, struct mc_ofd *o)
+{
+	struct cookie *k = malloc(sizeof *k);
+	if (!k)
+		return NULL;
+	*k = (struct cookie){ .o = o, .fd = fd };
+	cookie_io_functions_t io = { .read = c_read, .seek = c_seek, .close = c_close };
+	FILE *fp = fopencookie(k, "r", io);
+	if (!fp) {
+		free(k);
+		return NULL;
+	}
+	k->fp = fp;
+	if (!stream_register(k)) {
+		/* Undo without closing: the caller falls back to a plain FILE. */
+		k->o = NULL;
+		k->fd = -1;
+		fclose(fp);
+		return NULL;
+	}
+	fp->_fileno = fd;
+	mc_ofd_set_stream(o, fp);
+	return fp;
+}

@@ -1,0 +1,174 @@
+/* track.c: is the fd the host program just opened a mount table we serve?
+ *
+ * The program's own open always happens first, through the real function:
+ * its fd number, its errors (ENOENT for a dead pid, ENOTDIR, EACCES, the
+ * O_DIRECTORY and O_PATH cases) and what fstat(), poll() and epoll report on
+ * it are then the kernel's own. Only the bytes it reads come from us.
+ *
+ * We serve an fd only when all of these hold, and otherwise leave it alone:
+ * read-only open of a path that names this process's mountinfo or mounts
+ * file; the file really is on procfs (a chroot may have a plain file there);
+ * a view (namespace and root) key can be taken; and this is not the
+ * process's first open of that format: a process that reads the table once
+ * gains nothing from a copy and would pay for our own extra open and read,
+ * so the first open passes straight to the kernel (MOUNTCACHE_SERVE_FIRST=1
+ * serves it too; the tests use that to exercise the served path). */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "path.h"
+#include "preload.h"
+
+bool mc_track_wanted(const char *path, int flags)
+{
+	if (!path || (flags & O_ACCMODE) != O_RDONLY || (flags & O_PATH))
+		return false;
+	return mc_path_maybe(path);
+}
+
+/* Threads that left the process's namespace or root (unshare(CLONE_FS) then
+ * setns or chroot) see another table than /proc/self shows; once any thread
+ * did that, /proc/self from other threads is left to the kernel. */
+bool mc_threads_diverged;
+
+/* @path made absolute against @dirfd into @out. */
+static int absolute(int dirfd, const char *path, char *out, size_t size)
+{
+	char base[PATH_MAX];
+
+	if (path[0] == '/') {
+		if (strlen(path) >= size)
+			return -ENAMETOOLONG;
+		strcpy(out, path);
+		return 0;
+	}
+	if (dirfd == AT_FDCWD) {
+		if (!getcwd(base, sizeof base))
+			return -errno;
+	} else {
+		char link[64];
+		snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+		ssize_t n = readlink(link, base, sizeof base - 1);
+		if (n < 0)
+			return -errno;
+		base[n] = '\0';
+	}
+	if ((size_t)snprintf(out, size, "%s/%s", base, path) >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* /etc/mtab is usually a link to ../proc/self/mounts, but it may be a plain
+ * file (then it is not ours) or point anywhere: follow it, once. */
+static bool resolve_mtab(struct mc_path *p)
+{
+	char target[PATH_MAX], abs[PATH_MAX];
+	ssize_t n = readlink("/etc/mtab", target, sizeof target - 1);
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	if (target[0] == '/')
+		snprintf(abs, sizeof abs, "%s", target);
+	else if ((size_t)snprintf(abs, sizeof abs, "/etc/%s", target) >= sizeof abs)
+		return false;
+	return mc_path_classify(abs, p) && p->who != MC_WHO_MTAB;
+}
+
+/* Is /proc/<pid> this process? getpid() says which pid we are in our own
+ * pid namespace, but /proc may belong to another one; /proc/self tells. */
+static bool pid_is_self(int pid)
+{
+	static int cached_pid, cached_proc_pid;
+	int me = getpid();
+
+	if (pid != me)
+		return false;
+	if (__atomic_load_n(&cached_pid, __ATOMIC_ACQUIRE) != me) {
+		char buf[32];
+		ssize_t n = readlink("/proc/self", buf, sizeof buf - 1);
+		if (n <= 0)
+			return false;
+		buf[n] = '\0';
+		__atomic_store_n(&cached_proc_pid, atoi(buf), __ATOMIC_RELAXED);
+		__atomic_store_n(&cached_pid, me, __ATOMIC_RELEASE);
+	}
+	return __atomic_load_n(&cached_proc_pid, __ATOMIC_RELAXED) == pid;
+}
+
+static bool serves_self(const struct mc_path *p)
+{
+	bool leader = gettid() == getpid();
+
+	switch (p->who) {
+	case MC_WHO_SELF:
+		return leader || !mc_threads_diverged;
+	case MC_WHO_THREAD:
+		return true;
+	case MC_WHO_PID:
+		return pid_is_self(p->pid) && (leader || !mc_threads_diverged);
+	case MC_WHO_TASK:
+		/* A task of ours: the calling thread, or any thread while
+		 * none has diverged. */
+		if (p->pid && !pid_is_self(p->pid))
+			return false;
+		return p->tid == gettid() || !mc_threads_diverged;
+	case MC_WHO_MTAB:
+		return false;
+	}
+	return false;
+}
+
+bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan *ret)
+{
+	static unsigned opened[2];
+	char abs[PATH_MAX];
+	struct mc_path p;
+	struct mc_view_key key;
+	int saved = errno;
+	bool serve = false;
+
+	if (mc_disabled || !mc_track_wanted(path, flags))
+		goto out;
+	if (absolute(dirfd, path, abs, sizeof abs) < 0 || !mc_path_classify(abs, &p))
+		goto out;
+	if (p.who == MC_WHO_MTAB && !resolve_mtab(&p))
+		goto out;
+	if (!serves_self(&p))
+		goto out;
+	if (__atomic_add_fetch(&opened[p.fmt], 1, __ATOMIC_RELAXED) == 1 && !mc_serve_first) {
+		MC_DEBUG("open %s: first open, left to the kernel", abs);
+		goto out;
+	}
+	if (mc_view_key_self(&key) < 0)
+		goto out;
+	ret->view = mc_view_get(p.fmt, &key);
+	ret->fmt = p.fmt;
+	serve = ret->view != NULL;
+out:
+	errno = saved;
+	return serve;
+}
+
+struct mc_ofd *mc_track_commit(const struct mc_track_plan *plan, int fd, bool want_ofd)
+{
+	struct statfs sfs;
+	struct mc_ofd *o = NULL;
+	int saved = errno;
+
+	if (fd < 0 || fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+		goto out;
+	if (mc_fd_track(fd, plan->view, plan->fmt) < 0)
+		goto out;
+	MC_DEBUG("fd %d served from snapshots", fd);
+	if (want_ofd)
+		o = mc_fd_get(fd);
+out:
+	errno = saved;
+	return o;
+}
