@@ -51,7 +51,8 @@ static int put(struct arena *a, const char *s, size_t n, uint32_t *ret_off)
 {
 	if (n + 1 > a->cap - a->len || a->len > UINT32_MAX)
 		return -EOVERFLOW;
-	memcpy(a->p + a->len, s, n);
+	if (n)
+		memcpy(a->p + a->len, s, n);
 	a->p[a->len + n] = '\0';
 	*ret_off = (uint32_t)a->len;
 	a->len += n + 1;
@@ -75,20 +76,27 @@ static int put_unescaped(struct arena *a, const char *s, size_t n, uint32_t *ret
  * kernel writes them (it escapes every space, tab and newline in names). */
 struct tok {
 	const char *p, *end;
+	bool done;                        /* the last field was taken */
 };
 
-static bool next_tok(struct tok *t, const char **ret_s, size_t *ret_n)
+static bool next_field(struct tok *t, const char **ret_s, size_t *ret_n, bool may_be_empty)
 {
-	if (t->p >= t->end)
+	if (t->done || (t->p == t->end && !may_be_empty))
 		return false;
 	const char *sp = memchr(t->p, ' ', t->end - t->p);
 	const char *e = sp ? sp : t->end;
-	if (e == t->p)
+	if (e == t->p && !may_be_empty)
 		return false;                     /* empty field */
 	*ret_s = t->p;
 	*ret_n = e - t->p;
 	t->p = sp ? sp + 1 : t->end;
+	t->done = !sp;
 	return true;
+}
+
+static bool next_tok(struct tok *t, const char **ret_s, size_t *ret_n)
+{
+	return next_field(t, ret_s, ret_n, false);
 }
 
 static bool parse_uint(const char *s, size_t n, unsigned *ret)
@@ -141,7 +149,7 @@ static bool parse_optional(struct mc_mount *m, const char *s, size_t n)
 static const char *parse_mountinfo_line(struct mc_mount *m, const char *line, size_t len,
 					struct arena *a)
 {
-	struct tok t = { line, line + len };
+	struct tok t = { line, line + len, false };
 	const char *s, *opt_start = NULL, *opt_end = NULL;
 	size_t n;
 	unsigned u;
@@ -186,8 +194,9 @@ static const char *parse_mountinfo_line(struct mc_mount *m, const char *line, si
 	/* (9) fs type */
 	if (!next_tok(&t, &s, &n) || put_unescaped(a, s, n, &m->fstype) < 0)
 		return "fs type";
-	/* (10) source */
-	if (!next_tok(&t, &s, &n) || put_unescaped(a, s, n, &m->source) < 0)
+	/* (10) source: the kernel writes an empty one as an empty field
+	 * (mount -t tmpfs "" /mnt), so here two spaces are legal */
+	if (!next_field(&t, &s, &n, true) || put_unescaped(a, s, n, &m->source) < 0)
 		return "source";
 	/* (11) super options; later fields, if a kernel ever adds any, are ignored */
 	if (!next_tok(&t, &s, &n) || put_unescaped(a, s, n, &m->fs_opts) < 0)
