@@ -1,0 +1,375 @@
+/* test_mntent.c: mc_mntent_from_line() against the real glibc getmntent_r.
+ *
+ * Lines are generated from a fixed seed out of the pieces glibc treats
+ * specially (blank runs, the five escapes and near misses, comments, autofs
+ * "ignore", missing or odd freq/passno, lines longer than the buffer), and
+ * each is fed to both, for several buffer sizes, with and without its '\n'.
+ * glibc reads through fmemopen(). MC_MNTENT_LINES overrides the line count. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "mc.h"
+
+/* glibc's getmntent_r(bufsiz 1) never returns: fgets(buf, 1) yields "" for
+ * ever without reading. The emulation says "skip"; 1 is tested alone. */
+static const int bufsizes[] = { 2, 3, 8, 17, 64, 256, 4096 };
+#define NBUFSIZES (sizeof bufsizes / sizeof bufsizes[0])
+
+/* Returned by glibc when it skips the line under test. Truncated to 16
+ * bytes (bufsiz 17) it ends in blanks after four fields, where glibc's
+ * sscanf finds nothing and freq/passno keep their previous values. */
+static const char sentinel[] = "SENTINEL /s t o            5 6";
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static unsigned pick(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+static void put_blanks(FILE *f, unsigned max)
+{
+	for (unsigned i = 1 + pick(max); i > 0; i--)
+		fputc(pick(3) ? ' ' : '\t', f);
+}
+
+static void put_field(FILE *f, int col)
+{
+	static const char *atoms[] = {
+		"a", "dev", "/", "/mnt", ",", "=", "rw", "ro", "#", "x#y", "\xc3\xbc", "\r",
+		"\\040", "\\011", "\\012", "\\134", "\\\\", "\\134040", "\\\\040",
+		"\\04", "\\0", "\\", "\\1", "\\13", "\\041", "\\043", "\\0400", "\\400",
+	};
+	static const char *types[] = { "autofs", "autofs", "tmpfs", "fuse.sshfs", "ext4" };
+	static const char *opts[] = { "ignore", "rw,ignore", "ignore,rw", "ignore=1", "rw,ignore,x",
+				      "ignored", "noignore", "rw,xignore", "rw", "ignore\\040" };
+	static const char *nums[] = { "0", "1", "2", "-3", "+4", "007", "abc", "5x", "0x10",
+				      "99999999999", "-", "", "2147483647" };
+
+	if (col == 2 && pick(2))
+		fputs(types[pick(5)], f);
+	else if (col == 3 && pick(2))
+		fputs(opts[pick(10)], f);
+	else if (col >= 4 && pick(4))
+		fputs(nums[pick(13)], f);
+	else if (pick(40) == 0)                      /* longer than most buffers */
+		for (unsigned i = 100 + pick(5000); i > 0; i--)
+			fputc('a' + i % 26, f);
+	else
+		for (unsigned i = 1 + pick(4); i > 0; i--)
+			fputs(atoms[pick(sizeof atoms / sizeof atoms[0])], f);
+}
+
+/* One line without '\n'; the caller frees. */
+static char *gen_line(size_t *ret_len)
+{
+	char *s = NULL;
+	FILE *f = open_memstream(&s, ret_len);
+	unsigned kind = pick(20);
+
+	if (pick(4) == 0)
+		put_blanks(f, 3);
+	if (kind == 0)
+		;                                    /* empty or blank */
+	else if (kind == 1)
+		fputs("# a comment\\040 \t x", f);
+	else {
+		unsigned nfields = kind < 5 ? 1 + pick(4) : 4 + pick(4);
+		for (unsigned c = 0; c < nfields; c++) {
+			if (c)
+				put_blanks(f, 3);
+			put_field(f, (int)c);
+		}
+	}
+	if (pick(4) == 0)
+		put_blanks(f, 3);
+	fclose(f);
+	return s;
+}
+
+static void init_ent(struct mntent *m)
+{
+	memset(m, 0, sizeof *m);
+	m->mnt_freq = -77;      /* kept by glibc when sscanf returns EOF */
+	m->mnt_passno = -99;
+}
+
+static void expect_same(const struct mntent *g, const struct mntent *m,
+			const char *line, size_t len, int bufsiz, bool nl)
+{
+	if (strcmp(g->mnt_fsname, m->mnt_fsname) || strcmp(g->mnt_dir, m->mnt_dir) ||
+	    strcmp(g->mnt_type, m->mnt_type) || strcmp(g->mnt_opts, m->mnt_opts) ||
+	    g->mnt_freq != m->mnt_freq || g->mnt_passno != m->mnt_passno)
+		fail_msg("line [%.*s] bufsiz %d nl %d:\n  glibc [%s] [%s] [%s] [%s] %d %d\n"
+			 "  ours  [%s] [%s] [%s] [%s] %d %d", (int)len, line, bufsiz, nl,
+			 g->mnt_fsname, g->mnt_dir, g->mnt_type, g->mnt_opts, g->mnt_freq, g->mnt_passno,
+			 m->mnt_fsname, m->mnt_dir, m->mnt_type, m->mnt_opts, m->mnt_freq, m->mnt_passno);
+}
+
+/* Feed @line to both. With its '\n' the line is followed by the sentinel:
+ * when we skip the line, glibc must give the sentinel, as we do next. */
+static void check_line(const char *line, size_t len, int bufsiz, bool nl)
+{
+	struct mntent g, m;
+	char *gbuf = malloc(bufsiz), *mbuf = malloc(bufsiz);  /* exact: overflows show */
+	char *text = NULL;
+	size_t tlen = 0;
+	FILE *t = open_memstream(&text, &tlen);
+
+	fwrite(line, 1, len, t);
+	if (nl)
+		fprintf(t, "\n%s\n", sentinel);
+	fclose(t);
+	FILE *f = tlen ? fmemopen(text, tlen, "r") : fopen("/dev/null", "re");
+	assert_non_null(f);
+
+	init_ent(&g);
+	init_ent(&m);
+	struct mntent *gr = getmntent_r(f, &g, gbuf, bufsiz);
+	bool mr = mc_mntent_from_line(line, len, nl, &m, mbuf, bufsiz);
+	if (!mr && nl)
+		mr = mc_mntent_from_line(sentinel, strlen(sentinel), true, &m, mbuf, bufsiz);
+	if (!gr != !mr)
+		fail_msg("line [%.*s] bufsiz %d nl %d: glibc %s, ours %s", (int)len, line, bufsiz, nl,
+			 gr ? "entry" : "NULL", mr ? "entry" : "NULL");
+	if (gr) {
+		assert_ptr_equal(gr, &g);
+		expect_same(&g, &m, line, len, bufsiz, nl);
+	}
+	fclose(f);
+	free(text);
+	free(gbuf);
+	free(mbuf);
+}
+
+static void test_generated_lines(void **state)
+{
+	const char *env = getenv("MC_MNTENT_LINES");
+	unsigned n = env ? (unsigned)atoi(env) : 20000, skipped = 0;
+
+	(void)state;
+	rng = 0x9e3779b97f4a7c15ull;
+	for (unsigned i = 0; i < n; i++) {
+		size_t len;
+		char *line = gen_line(&len);
+		char one;
+		struct mntent m;
+
+		for (size_t b = 0; b < NBUFSIZES; b++) {
+			check_line(line, len, bufsizes[b], true);
+			check_line(line, len, bufsizes[b], false);
+		}
+		init_ent(&m);
+		skipped += !mc_mntent_from_line(line, len, true, &m, &one, 1);
+		free(line);
+	}
+	assert_int_equal(skipped, n);          /* bufsiz 1: always "skip" */
+}
+
+/* Lines whose length lands on each side of bufsiz-1, ending in blanks:
+ * whether the '\n' fits decides if trailing blanks are chopped. */
+static void test_buffer_edges(void **state)
+{
+	static const char *tails[] = { " ", "\t", " 1", " 1 ", "  ", "1 2 " };
+
+	(void)state;
+	for (size_t b = 0; b < NBUFSIZES; b++)
+		for (int d = -4; d <= 2; d++)
+			for (size_t k = 0; k < sizeof tails / sizeof tails[0]; k++) {
+				char line[8192];
+				int want = bufsizes[b] + d;
+				if (want < 12)
+					continue;
+				int n = snprintf(line, sizeof line, "a b c %-*s%s", want - 6 - (int)strlen(tails[k]), "d", tails[k]);
+				check_line(line, (size_t)n, bufsizes[b], true);
+				check_line(line, (size_t)n, bufsizes[b], false);
+			}
+}
+
+/* A whole file read by glibc in one stream, and by us line by line with the
+ * same struct and buffer: state carried from one call to the next (fields
+ * glibc leaves alone) must match too. Returns the number of entries. */
+static unsigned check_stream(const char *text, size_t tlen, int bufsiz)
+{
+	char *gbuf = malloc(bufsiz), *mbuf = malloc(bufsiz);
+	FILE *f = fmemopen((void *)text, tlen, "r");
+	const char *p = text, *end = text + tlen;
+	struct mntent g, m;
+	unsigned entries = 0;
+
+	init_ent(&g);
+	init_ent(&m);
+	while (getmntent_r(f, &g, gbuf, bufsiz)) {
+		const char *line = p;
+		size_t len = 0;
+		bool mr = false;
+
+		while (!mr && p < end) {
+			const char *nl = memchr(p, '\n', end - p);
+			line = p;
+			len = nl - p;
+			mr = mc_mntent_from_line(line, len, true, &m, mbuf, bufsiz);
+			p = nl + 1;
+		}
+		if (!mr)
+			fail_msg("bufsiz %d: glibc has entry %u, we have none", bufsiz, entries);
+		expect_same(&g, &m, line, len, bufsiz, true);
+		entries++;
+	}
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		assert_false(mc_mntent_from_line(p, nl - p, true, &m, mbuf, bufsiz));
+		p = nl + 1;
+	}
+	fclose(f);
+	free(gbuf);
+	free(mbuf);
+	return entries;
+}
+
+static void test_stream(void **state)
+{
+	char *text = NULL;
+	size_t tlen = 0;
+	FILE *t = open_memstream(&text, &tlen);
+
+	(void)state;
+	rng = 12345;
+	for (int i = 0; i < 3000; i++) {
+		size_t len;
+		char *line = gen_line(&len);
+		fwrite(line, 1, len, t);
+		fputc('\n', t);
+		free(line);
+	}
+	fclose(t);
+	for (size_t b = 0; b < NBUFSIZES; b++)
+		assert_true(check_stream(text, tlen, bufsizes[b]) > 1500);
+	free(text);
+}
+
+/* mc_table_parse(MC_MOUNTS) stores what getmntent_r with a big enough
+ * buffer returns, line by line; freq/passno only where it says "fast". */
+static void check_table(const char *text, size_t tlen)
+{
+	struct mc_parse_error err = { 0 };
+	struct mc_table t;
+	static char buf[1 << 20];
+	struct mntent g;
+	size_t i = 0;
+
+	assert_int_equal(mc_table_parse(text, tlen, MC_MOUNTS, &t, &err), 0);
+	FILE *f = fmemopen((void *)text, tlen, "r");
+	while (getmntent_r(f, &g, buf, sizeof buf)) {
+		while (i < t.n && t.ents[i].mntent_skip)
+			i++;
+		if (i == t.n)
+			fail_msg("glibc has more entries than the table's %zu", t.n);
+		const struct mc_mount *m = &t.ents[i++];
+		assert_string_equal(g.mnt_fsname, mc_str(&t, m->source));
+		assert_string_equal(g.mnt_dir, mc_str(&t, m->target));
+		assert_string_equal(g.mnt_type, mc_str(&t, m->fstype));
+		assert_string_equal(g.mnt_opts, mc_str(&t, m->vfs_opts));
+		if (m->mntent_fast) {
+			assert_int_equal(g.mnt_freq, m->freq);
+			assert_int_equal(g.mnt_passno, m->passno);
+		}
+	}
+	while (i < t.n)
+		assert_true(t.ents[i++].mntent_skip);
+	fclose(f);
+	mc_table_free(&t);
+}
+
+static void test_table(void **state)
+{
+	char *text = NULL, chunk[65536];
+	size_t tlen = 0, n;
+	FILE *t = open_memstream(&text, &tlen);
+
+	(void)state;
+	rng = 777;
+	for (int i = 0; i < 3000; i++) {
+		char *line = gen_line(&n);
+		fwrite(line, 1, n, t);
+		if (i < 2999)                       /* the last line has no '\n' */
+			fputc('\n', t);
+		free(line);
+	}
+	fclose(t);
+	check_table(text, tlen);
+	free(text);
+
+	/* and the live table, read once */
+	FILE *in = fopen("/proc/self/mounts", "re");
+	assert_non_null(in);
+	t = open_memstream(&text, &tlen);
+	while ((n = fread(chunk, 1, sizeof chunk, in)) > 0)
+		fwrite(chunk, 1, n, t);
+	fclose(in);
+	fclose(t);
+	check_table(text, tlen);
+	free(text);
+}
+
+/* glibc skips an autofs "ignore" line after filling the struct, so a next
+ * line whose sscanf finds nothing (blanks cut at bufsiz-1) inherits its
+ * freq and passno. */
+static void test_autofs_then_cut_line(void **state)
+{
+	(void)state;
+	for (int bufsiz = 32; bufsiz <= 4096; bufsiz *= 2) {
+		char text[8192];
+		int n = snprintf(text, sizeof text, "a /m autofs ignore 5 6\nb /b t o%*s9 9\n",
+				 bufsiz, "");
+		assert_int_equal(check_stream(text, (size_t)n, bufsiz), 1);
+	}
+}
+
+static void test_decode_glibc(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "a\\040b", "a b" },
+		{ "\\011\\012\\134\\\\", "\t\n\\\\" },
+		{ "\\134040", "\\040" },           /* decoded once, not twice */
+		{ "\\\\040", "\\040" },
+		{ "\\0431\\041\\101", "\\0431\\041\\101" }, /* only five escapes */
+		{ "x\\04", "x\\04" },
+		{ "x\\0", "x\\0" },
+		{ "x\\", "x\\" },
+		{ "\\", "\\" },
+		{ "", "" },
+		{ "\\040\\040", "  " },
+		{ "\\0400", " 0" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char buf[64];
+		strcpy(buf, cases[i].in);
+		assert_ptr_equal(mc_decode_glibc(buf), buf);
+		assert_string_equal(buf, cases[i].out);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_decode_glibc),
+		cmocka_unit_test(test_buffer_edges),
+		cmocka_unit_test(test_autofs_then_cut_line),
+		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_generated_lines),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
