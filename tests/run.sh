@@ -1,0 +1,45 @@
+#!/bin/bash
+# Runs every test: the cmocka unit tests, the tests that need a real mount
+# table (each inside its own private mount namespace built by
+# build/mkmounts, never the host's), and the end-to-end scripts in tests/e2e.
+# Exit code 77 from a test means "skipped" (e.g. no unshare here).
+# Prints one closing line: "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/.."
+export MC_SRCDIR=$PWD MC_BUILD=$PWD/build
+B=$PWD/build
+pass=0 fail=0 skip=0 failed=()
+
+run() {
+	local name=$1; shift
+	local t0=$SECONDS
+	echo "=== $name"
+	"$@"
+	local rc=$?
+	case $rc in
+	0) pass=$((pass + 1)); echo "--- ok: $name ($((SECONDS - t0)) s)" ;;
+	77) skip=$((skip + 1)); echo "--- skipped: $name" ;;
+	*) fail=$((fail + 1)); failed+=("$name"); echo "--- FAILED ($rc): $name" ;;
+	esac
+}
+
+# Tables of these sizes (total mounts in the namespace).
+in_table() { local n=$1; shift; "$B/mkmounts" -q -n "$n" -- "$@"; }
+
+run test_parse "$B/test_parse"
+run test_mntent "$B/test_mntent"
+for n in 20 1000 10000; do
+	run "test_libmount ($n mounts)" in_table "$n" "$B/test_libmount"
+done
+run "test_capture (10000 mounts, churn)" in_table 10000 "$B/test_capture"
+run "freshness, kernel" in_table 1000 "$B/freshcheck" --rounds 100
+run "freshness, preload" in_table 1000 env LD_PRELOAD="$B/libmountcache.so" \
+	MOUNTCACHE_SERVE_FIRST=1 "$B/freshcheck" --rounds 400
+for t in tests/e2e/*.sh; do
+	run "e2e $(basename "$t" .sh)" bash "$t"
+done
+
+echo
+[ ${#failed[@]} -gt 0 ] && printf 'failed: %s\n' "${failed[@]}"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
