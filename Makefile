@@ -14,13 +14,13 @@ endif
 MOUNT_LIBS := $(shell pkg-config --libs mount 2>/dev/null || echo -lmount)
 MOUNT_CFLAGS := $(shell pkg-config --cflags mount 2>/dev/null)
 
-ENGINE_SRC := $(filter-out cache/mountcached.c,$(wildcard cache/*.c))
+ENGINE_SRC := $(filter-out cache/mountcached.c cache/api%.c cache/cli.c,$(wildcard cache/*.c))
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(B)/%.o)
 PRELOAD_SRC := $(wildcard preload/*.c)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o)
 TOOLS   := $(patsubst tests/tools/%.c,$(B)/%,$(wildcard tests/tools/*.c))
 UNITS   := $(patsubst tests/%.c,$(B)/%,$(wildcard tests/test_*.c))
-BENCHES := $(patsubst bench/%.c,$(B)/%,$(wildcard bench/*.c))
+BENCHES := $(patsubst bench/%.c,$(B)/%,$(wildcard bench/bench_*.c))
 
 all: $(B)/libmcengine.a $(B)/libmountcache.so $(TOOLS) $(UNITS) $(BENCHES)
 
@@ -60,6 +60,9 @@ test: deps
 
 clean:
 	rm -rf $(B)
+
+# Each area keeps its own targets beside its code.
+-include bench/bench.mk cache/api.mk cache/daemon.mk tests/fuzz.mk
 
 .PHONY: all deps test clean
 .DELETE_ON_ERROR:

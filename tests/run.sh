@@ -31,7 +31,7 @@ run test_mntent "$B/test_mntent"
 for n in 20 1000 10000; do
 	run "test_libmount ($n mounts)" in_table "$n" "$B/test_libmount"
 done
-run "test_capture (10000 mounts, churn)" in_table 10000 "$B/test_capture"
+run "test_capture (5000 mounts, churn)" in_table 5000 "$B/test_capture"
 run "freshness, kernel" in_table 1000 "$B/freshcheck" --rounds 100
 run "freshness, preload" in_table 1000 env LD_PRELOAD="$B/libmountcache.so" \
 	MOUNTCACHE_SERVE_FIRST=1 "$B/freshcheck" --rounds 400
