@@ -185,6 +185,18 @@ void mc_snap_unref(struct mc_snap *s);
 struct mc_table *mc_snap_table(struct mc_snap *s);
 uint64_t mc_now_ns(void);
 
+/* ---- client.c: asking mountcached ------------------------------------ */
+/* Is a daemon worth asking (socket present, not refused recently)? */
+bool mc_client_enabled(void);
+/* A snapshot of this process's table from the daemon. *ret_snap is NULL
+ * when the daemon says we already hold generation @have_gen. @revalidate
+ * asks for a fresh capture. Returns 0 or <0 (the caller captures itself). */
+int mc_client_fetch(enum mc_format fmt, uint64_t have_gen, bool revalidate,
+		    struct mc_snap **ret_snap, uint64_t *ret_captured_ns);
+/* The daemon's statistics as text, into @buf. */
+int mc_client_stats(char *buf, size_t size);
+void mc_client_atfork_child(void);
+
 /* ---- view.c ----------------------------------------------------------- */
 /* What a mount table file shows depends on the mount namespace and the root
  * of the process that opened it. A view is one such (format, ns, root) as
@@ -196,6 +208,7 @@ uint64_t mc_now_ns(void);
  * chroot() and pivot_root() to another mount or inode. statx("/") costs
  * ~1.4 us here; /proc/self/ns/mnt would cost ~8 us. */
 struct mc_view_key {
+	uint64_t ns;                    /* the daemon's key only; 0 in-process */
 	uint64_t root_mnt;
 	uint64_t root_ino;
 	uint64_t root_dev;
@@ -214,6 +227,13 @@ unsigned mc_view_opened(struct mc_view *v);
  * The snapshot may be unvalidated (s->validated false) when churn never left
  * a quiet window: it is then as good as one kernel read, and is not kept. */
 int mc_view_snapshot(struct mc_view *v, struct mc_snap **ret_snap);
+/* The same for a view of another process (the daemon): its fd is opened
+ * relative to @procdir, a /proc/<pid> directory; @force captures anew. */
+int mc_view_snapshot_at(struct mc_view *v, int procdir, bool force, struct mc_snap **ret_snap);
+/* The view's own kernel fd (-1 if none), for a daemon's event loop. */
+int mc_view_fd(struct mc_view *v);
+/* Forget a view entirely (the daemon, for namespaces nobody asks for). */
+void mc_view_drop(struct mc_view *v);
 /* Forget every kept snapshot: this process changed the mount table, possibly
  * in a way the kernel does not announce (propagation flags). */
 void mc_views_invalidate(void);

@@ -47,6 +47,7 @@ struct mc_view {
 	unsigned inval_gen;             /* mc_inval_gen when snap was taken */
 	size_t size_hint;
 	unsigned opened;                /* atomic */
+	bool remote;                    /* another process's (the daemon's views) */
 };
 
 static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -144,17 +145,21 @@ static void drop_fd(struct mc_view *v)
 	v->fd = -1;
 }
 
-static int open_fd(struct mc_view *v)
+/* @procdir: a /proc/<pid> directory (the daemon, for a client), or -1 for
+ * /proc/thread-self: the calling thread's namespace and root, which is what
+ * the key was taken from. */
+static int open_fd(struct mc_view *v, int procdir)
 {
-	/* thread-self: the calling thread's namespace and root, which is what
-	 * the key was taken from. */
-	const char *path = v->fmt == MC_MOUNTINFO ? "/proc/thread-self/mountinfo"
-						  : "/proc/thread-self/mounts";
+	const char *name = v->fmt == MC_MOUNTINFO ? "mountinfo" : "mounts";
+	char path[64];
 	struct stat st;
 	int floor = fd_floor();
 	if (floor < 0)
 		return floor;
-	int fd = mc_sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	if (procdir < 0)
+		snprintf(path, sizeof path, "/proc/thread-self/%s", name);
+	int fd = procdir < 0 ? mc_sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0)
+			     : mc_sys_openat(procdir, name, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	int high = mc_sys_fcntl(fd, F_DUPFD_CLOEXEC, floor);
@@ -185,19 +190,67 @@ static int still_fresh(struct mc_view *v)
 	return mc_changed(v->fd) == 0 ? 0 : -ESTALE;
 }
 
-static int capture(struct mc_view *v, struct mc_snap **ret_snap)
+/* Keep @s as the view's snapshot when it may be served again. */
+static void keep(struct mc_view *v, struct mc_snap *s, unsigned gen)
+{
+	mc_snap_unref(v->snap);
+	v->snap = NULL;
+	if (s->validated) {
+		v->snap = mc_snap_ref(s);
+		v->inval_gen = gen;
+	}
+}
+
+static int ensure_fd(struct mc_view *v, int procdir)
+{
+	if (fd_still_ours(v))
+		return 0;
+	v->fd = -1;
+	/* A view of another process can only be reopened through its
+	 * /proc/<pid>: thread-self would be our own table. */
+	if (v->remote && procdir < 0)
+		return -EBADF;
+	v->remote = procdir >= 0;
+	return open_fd(v, procdir);
+}
+
+/* Ask mountcached. Our fd is open (its change baseline set) before the
+ * question, and pending events were consumed by still_fresh(): the answer
+ * reflects a moment after both, so a later quiet poll() on our fd proves
+ * the answer still current. */
+static int from_daemon(struct mc_view *v, unsigned gen, struct mc_snap **ret_snap)
+{
+	struct mc_snap *s;
+	uint64_t captured_ns;
+	uint64_t have = v->snap ? v->snap->gen : 0;
+	bool force = v->snap && v->inval_gen != gen;
+	int r = ensure_fd(v, -1);
+	if (r < 0)
+		return r;
+	r = mc_client_fetch(v->fmt, have, force, &s, &captured_ns);
+	if (r < 0)
+		return r;
+	if (!s) {                               /* "you already have it" */
+		s = mc_snap_ref(v->snap);
+		s->captured_ns = captured_ns;
+	}
+	keep(v, s, gen);
+	*ret_snap = s;
+	return 0;
+}
+
+static int capture(struct mc_view *v, int procdir, struct mc_snap **ret_snap)
 {
 	struct mc_capture_opts opts = { .size_hint = v->size_hint };
 	struct mc_buf buf = { 0 };
 	unsigned gen = __atomic_load_n(&mc_inval_gen, __ATOMIC_ACQUIRE);
 	int r;
 
-	if (!fd_still_ours(v)) {
-		v->fd = -1;
-		r = open_fd(v);
-		if (r < 0)
-			return r;
-	}
+	if (procdir < 0 && mc_client_enabled() && from_daemon(v, gen, ret_snap) == 0)
+		return 0;
+	r = ensure_fd(v, procdir);
+	if (r < 0)
+		return r;
 	r = mc_capture_fd(v->fd, &buf, &opts);
 	if (r < 0) {
 		mc_buf_free(&buf);
@@ -208,30 +261,54 @@ static int capture(struct mc_view *v, struct mc_snap **ret_snap)
 	if (!s)
 		return -ENOMEM;
 	v->size_hint = buf.len;
-	mc_snap_unref(v->snap);
-	v->snap = NULL;
-	if (s->validated) {
-		v->snap = mc_snap_ref(s);
-		v->inval_gen = gen;
-	}
+	keep(v, s, gen);
 	MC_DEBUG("view: captured %zu bytes (%s)", buf.len, s->validated ? "validated" : "unvalidated");
 	*ret_snap = s;
 	return 0;
 }
 
-int mc_view_snapshot(struct mc_view *v, struct mc_snap **ret_snap)
+int mc_view_snapshot_at(struct mc_view *v, int procdir, bool force, struct mc_snap **ret_snap)
 {
 	int r;
 
 	pthread_mutex_lock(&v->lock);
-	if (mc_max_age_ns && still_fresh(v) == 0) {
+	if (!force && mc_max_age_ns && still_fresh(v) == 0) {
 		*ret_snap = mc_snap_ref(v->snap);
 		r = 0;
 	} else {
-		r = capture(v, ret_snap);
+		if (force) {
+			mc_snap_unref(v->snap);
+			v->snap = NULL;
+		}
+		r = capture(v, procdir, ret_snap);
 	}
 	pthread_mutex_unlock(&v->lock);
 	return r;
+}
+
+int mc_view_snapshot(struct mc_view *v, struct mc_snap **ret_snap)
+{
+	return mc_view_snapshot_at(v, -1, false, ret_snap);
+}
+
+int mc_view_fd(struct mc_view *v)
+{
+	return v->fd;
+}
+
+void mc_view_drop(struct mc_view *v)
+{
+	pthread_mutex_lock(&views_lock);
+	for (struct mc_view **pp = &views; *pp; pp = &(*pp)->next)
+		if (*pp == v) {
+			*pp = v->next;
+			break;
+		}
+	pthread_mutex_unlock(&views_lock);
+	drop_fd(v);
+	mc_snap_unref(v->snap);
+	pthread_mutex_destroy(&v->lock);
+	free(v);
 }
 
 bool mc_views_own_fd(int fd)
@@ -270,5 +347,6 @@ void mc_views_atfork_child(void)
 		mc_snap_unref(v->snap);
 		v->snap = NULL;
 	}
+	mc_client_atfork_child();
 	mc_views_unlock_all();
 }

@@ -11,8 +11,9 @@
  * a view (namespace and root) key can be taken; and this is not the
  * process's first open of that format: a process that reads the table once
  * gains nothing from a copy and would pay for our own extra open and read,
- * so the first open passes straight to the kernel (MOUNTCACHE_SERVE_FIRST=1
- * serves it too; the tests use that to exercise the served path). */
+ * so the first open passes straight to the kernel, unless mountcached
+ * runs: then even the first read is a copy (MOUNTCACHE_SERVE_FIRST=1 serves
+ * it too without a daemon; the tests use that for the served path). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -141,7 +142,8 @@ bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan 
 		goto out;
 	if (!serves_self(&p))
 		goto out;
-	if (__atomic_add_fetch(&opened[p.fmt], 1, __ATOMIC_RELAXED) == 1 && !mc_serve_first) {
+	if (__atomic_add_fetch(&opened[p.fmt], 1, __ATOMIC_RELAXED) == 1 && !mc_serve_first &&
+	    !mc_client_enabled()) {
 		MC_DEBUG("open %s: first open, left to the kernel", abs);
 		goto out;
 	}

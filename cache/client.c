@@ -1,0 +1,273 @@
+/* client.c: asking mountcached for a snapshot.
+ *
+ * Trust: we accept an answer only from a daemon running as root or as our
+ * own user (SO_PEERCRED on our end), and only a memfd sealed against any
+ * change (F_SEAL_WRITE, SHRINK, GROW) whose size is the one announced.
+ * Nothing another user can write is ever mapped.
+ *
+ * Faults: no socket, a refused or dead connection, a slow or stopped
+ * daemon (100 ms timeout), a malformed answer: every one returns an error
+ * and the caller captures the table itself; a failed daemon is not asked
+ * again for a second. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "mc.h"
+#include "proto.h"
+
+#define TIMEOUT_MS 100
+#define RETRY_NS 1000000000u
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int conn = -1;
+static uint32_t seq;
+static uint64_t failed_at;              /* mc_now_ns() of the last failure */
+static int enabled = -1;                /* -1 unknown, 0 no, 1 yes */
+
+static const char *socket_path(void)
+{
+	const char *p = getenv("MOUNTCACHE_SOCKET");
+	return p && *p ? p : MC_DEFAULT_SOCKET;
+}
+
+bool mc_client_enabled(void)
+{
+	if (enabled < 0) {
+		const char *off = getenv("MOUNTCACHE_NO_DAEMON");
+		struct stat st;
+		enabled = !(off && *off && strcmp(off, "0") != 0) &&
+			  stat(socket_path(), &st) == 0 && S_ISSOCK(st.st_mode);
+	}
+	return enabled == 1 && (!failed_at || mc_now_ns() - failed_at > RETRY_NS);
+}
+
+static void disconnect(void)
+{
+	if (conn >= 0)
+		mc_sys_close(conn);
+	conn = -1;
+}
+
+static int fail(int r)
+{
+	disconnect();
+	failed_at = mc_now_ns();
+	MC_DEBUG("daemon: %s, capturing ourselves", strerror(-r));
+	return r;
+}
+
+static int connect_daemon(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	const char *path = socket_path();
+	int fd, high;
+
+	if (strlen(path) >= sizeof sa.sun_path)
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		int r = -errno;
+		mc_sys_close(fd);
+		return r;
+	}
+	if (cred.uid != 0 && cred.uid != geteuid()) {
+		MC_DEBUG("daemon: %s is served by uid %u: not trusted", path, (unsigned)cred.uid);
+		mc_sys_close(fd);
+		return -EPERM;
+	}
+	/* Out of the way of the host program's fd numbers, like our views. */
+	high = mc_sys_fcntl(fd, F_DUPFD_CLOEXEC, 4096 - 64);
+	if (high >= 0) {
+		mc_sys_close(fd);
+		fd = high;
+	}
+	conn = fd;
+	return 0;
+}
+
+static int send_req(const struct mc_req *req)
+{
+	ssize_t n;
+	do
+		n = send(conn, req, sizeof *req, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == sizeof *req ? 0 : n < 0 ? -errno : -EPROTO;
+}
+
+/* Receive the answer to @want_seq, with at most one fd. Older answers
+ * (from a request that timed out) are thrown away with their fds. */
+static int recv_rep(uint32_t want_seq, struct mc_rep *rep, char *extra, size_t extra_size,
+		    size_t *ret_extra, int *ret_fd)
+{
+	for (;;) {
+		struct pollfd p = { .fd = conn, .events = POLLIN };
+		int pr = poll(&p, 1, TIMEOUT_MS);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			return pr < 0 ? -errno : -ETIMEDOUT;
+
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov[2] = { { rep, sizeof *rep }, { extra, extra_size } };
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = extra ? 2 : 1,
+				     .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+		ssize_t n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -ECONNRESET;
+		int fd = -1;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+			    c->cmsg_len == CMSG_LEN(sizeof(int)))
+				memcpy(&fd, CMSG_DATA(c), sizeof fd);
+		if ((size_t)n < sizeof *rep || rep->magic != MC_PROTO_MAGIC ||
+		    rep->version != MC_PROTO_VERSION || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+			if (fd >= 0)
+				mc_sys_close(fd);
+			return -EPROTO;
+		}
+		if (rep->seq != want_seq) {
+			if (fd >= 0)
+				mc_sys_close(fd);
+			continue;
+		}
+		if (ret_extra)
+			*ret_extra = (size_t)n - sizeof *rep;
+		*ret_fd = fd;
+		return 0;
+	}
+}
+
+static void release_mapped(struct mc_snap *s)
+{
+	if (s->len)
+		munmap((void *)s->text, s->len);
+}
+
+/* Map a memfd the daemon sent, after checking it can never change. */
+static int map_snapshot(int fd, const struct mc_rep *rep, struct mc_snap **ret)
+{
+	const int need = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
+	struct stat st;
+	int seals = mc_sys_fcntl(fd, F_GET_SEALS, 0);
+
+	if (seals < 0 || (seals & need) != need)
+		return -EPERM;
+	if (mc_sys_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != rep->len ||
+	    rep->len == 0 || rep->len > MC_CAPTURE_MAX)
+		return -EBADMSG;
+	void *p = mmap(NULL, rep->len, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	struct mc_snap *s = calloc(1, sizeof *s);
+	if (!s) {
+		munmap(p, rep->len);
+		return -ENOMEM;
+	}
+	s->refs = 1;
+	s->fmt = rep->fmt;
+	s->text = p;
+	s->len = rep->len;
+	s->gen = rep->gen;
+	s->captured_ns = rep->captured_ns;
+	s->validated = rep->flags & MC_REP_VALIDATED;
+	s->release = release_mapped;
+	*ret = s;
+	return 0;
+}
+
+/* One request and its answer, with the lock held. */
+static int ask(struct mc_req *req, struct mc_rep *rep, char *extra, size_t extra_size,
+	       size_t *ret_extra, int *ret_fd)
+{
+	int r;
+
+	if (conn < 0 && (r = connect_daemon()) < 0)
+		return r;
+	req->magic = MC_PROTO_MAGIC;
+	req->version = MC_PROTO_VERSION;
+	req->seq = ++seq;
+	r = send_req(req);
+	if (r == 0)
+		r = recv_rep(req->seq, rep, extra, extra_size, ret_extra, ret_fd);
+	if (r == 0 && rep->status != 0) {
+		if (*ret_fd >= 0)
+			mc_sys_close(*ret_fd);
+		r = -rep->status;
+	}
+	return r;
+}
+
+int mc_client_fetch(enum mc_format fmt, uint64_t have_gen, bool revalidate,
+		    struct mc_snap **ret_snap, uint64_t *ret_captured_ns)
+{
+	struct mc_req req = { .op = MC_OP_SNAPSHOT, .fmt = fmt, .have_gen = have_gen,
+			      .flags = revalidate ? MC_REQ_REVALIDATE : 0 };
+	struct mc_rep rep;
+	struct mc_snap *s = NULL;
+	int fd = -1, r;
+
+	pthread_mutex_lock(&lock);
+	r = ask(&req, &rep, NULL, 0, NULL, &fd);
+	if (r == 0 && rep.fmt != fmt)
+		r = -EPROTO;
+	if (r == 0 && fd >= 0)
+		r = map_snapshot(fd, &rep, &s);
+	else if (r == 0 && (rep.gen != have_gen || !have_gen))
+		r = -EPROTO;                    /* no fd, yet not what we hold */
+	if (fd >= 0)
+		mc_sys_close(fd);
+	if (r < 0 && r != -ENOSPC)
+		r = fail(r);
+	pthread_mutex_unlock(&lock);
+	if (r < 0)
+		return r;
+	MC_DEBUG("daemon: generation %llx (%s)", (unsigned long long)rep.gen, s ? "mapped" : "already held");
+	*ret_snap = s;
+	*ret_captured_ns = rep.captured_ns;
+	return 0;
+}
+
+int mc_client_stats(char *buf, size_t size)
+{
+	struct mc_req req = { .op = MC_OP_STATS };
+	struct mc_rep rep;
+	size_t n = 0;
+	int fd = -1, r;
+
+	if (size == 0)
+		return -EINVAL;
+	pthread_mutex_lock(&lock);
+	r = ask(&req, &rep, buf, size - 1, &n, &fd);
+	if (fd >= 0)
+		mc_sys_close(fd);
+	if (r < 0)
+		disconnect();
+	pthread_mutex_unlock(&lock);
+	buf[r < 0 ? 0 : n] = '\0';
+	return r;
+}
+
+/* The connection's peer credentials are the parent's: a child asking on it
+ * would be served the parent's table. */
+void mc_client_atfork_child(void)
+{
+	disconnect();
+	pthread_mutex_init(&lock, NULL);
+}

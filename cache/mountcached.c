@@ -1,0 +1,555 @@
+/* mountcached: keeps one snapshot per (mount namespace, root) that clients
+ * ask for, fresh through the kernel's change events, and hands it out as a
+ * sealed memfd.
+ *
+ * Who asks for what. The client's request never names a table: we serve
+ * the peer process's own one, /proc/<pid>/mountinfo (or mounts), where the
+ * pid comes from SO_PEERCRED and is pinned by a pidfd (SO_PEERPIDFD, or
+ * pidfd_open at accept): after opening /proc/<pid> we check the pidfd's
+ * process is still alive, so the directory cannot belong to a process that
+ * reused the pid. So no client ever sees a table the kernel would not show
+ * it.
+ *
+ * Why an answer is never stale. Our view fds are in the epoll set with
+ * EPOLLPRI; epoll_wait's readiness check consumes a change event, so view
+ * events of a batch are handled (forced re-capture) before the requests of
+ * the same batch, and an event that arrives later is still pending when the
+ * request's own poll() looks. Each answer thus reflects every announced
+ * change completed before the request was received. Propagation flips
+ * (MS_SHARED...) are announced by nobody: a client that made one sends
+ * MC_REQ_REVALIDATE, and no snapshot older than --max-age-ms (1000) is
+ * served. Many clients woken by one change cause one capture: we are single
+ * threaded and the first request re-captures for all.
+ *
+ * Limits: clients, views and snapshot size are bounded; a client gets one
+ * answer per request and a client that does not read its answers is
+ * dropped (non-blocking sends), so none can starve the others. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "mc.h"
+#include "proto.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+
+#define MAX_CLIENTS 1024
+#define MAX_VIEWS 256
+#define IDLE_NS (60ull * 1000000000u)
+
+enum kind { K_LISTEN, K_SIGNAL, K_TIMER, K_CLIENT, K_VIEW };
+
+struct client {
+	enum kind kind;
+	int fd, pidfd;
+	pid_t pid;
+	uid_t uid;
+	struct client *next;
+};
+
+/* A view as the daemon keeps it: the engine's view, plus the memfd of its
+ * current snapshot. */
+struct dview {
+	enum kind kind;
+	struct mc_view *v;
+	struct mc_view_key key;
+	enum mc_format fmt;
+	int watched_fd;                 /* the view fd in the epoll set */
+	uint64_t gen;
+	int memfd;
+	uint64_t used_ns;
+	struct dview *next;
+};
+
+static struct {
+	unsigned long requests, hits, captures, forced, errors, dropped, refused;
+	uint64_t refresh_ns_total, refresh_ns_max;
+	unsigned long refreshes;
+} st;
+
+static int ep;
+static struct client *clients;
+static unsigned nclients, nviews;
+static struct dview *dviews;
+static const char *sock_path = MC_DEFAULT_SOCKET;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "mountcached: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void watch(int fd, uint32_t events, void *ptr)
+{
+	struct epoll_event e = { .events = events, .data.ptr = ptr };
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0)
+		die("epoll_ctl");
+}
+
+/* ---- clients ---------------------------------------------------------- */
+
+static void drop_client(struct client *c)
+{
+	for (struct client **pp = &clients; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	close(c->fd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	free(c);
+	nclients--;
+}
+
+static void accept_client(int lfd)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	if (nclients >= MAX_CLIENTS || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		st.refused++;
+		close(fd);
+		return;
+	}
+	struct client *c = calloc(1, sizeof *c);
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->kind = K_CLIENT;
+	c->fd = fd;
+	c->pid = cred.pid;
+	c->uid = cred.uid;
+	len = sizeof c->pidfd;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &c->pidfd, &len) < 0)
+		c->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+	c->next = clients;
+	clients = c;
+	nclients++;
+	watch(fd, EPOLLIN, c);
+}
+
+/* The client's /proc/<pid> directory, proven to be the client's. */
+static int client_procdir(struct client *c)
+{
+	char path[32];
+	snprintf(path, sizeof path, "/proc/%d", (int)c->pid);
+	int dfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (c->pidfd < 0 || syscall(SYS_pidfd_send_signal, c->pidfd, 0, NULL, 0) < 0) {
+		close(dfd);
+		return -ESRCH;
+	}
+	return dfd;
+}
+
+static int client_key(int procdir, struct mc_view_key *key)
+{
+	struct stat ns;
+	struct statx sx;
+
+	if (fstatat(procdir, "ns/mnt", &ns, 0) < 0)
+		return -errno;
+	if (statx(procdir, "root", AT_STATX_DONT_SYNC, STATX_INO | STATX_MNT_ID | STATX_MNT_ID_UNIQUE, &sx) < 0)
+		return -errno;
+	*key = (struct mc_view_key){ .ns = ns.st_ino, .root_mnt = sx.stx_mnt_id, .root_ino = sx.stx_ino,
+				     .root_dev = (uint64_t)sx.stx_dev_major << 32 | sx.stx_dev_minor };
+	return 0;
+}
+
+/* ---- views ------------------------------------------------------------ */
+
+static struct dview *find_view(enum mc_format fmt, const struct mc_view_key *key)
+{
+	for (struct dview *d = dviews; d; d = d->next)
+		if (d->fmt == fmt && memcmp(&d->key, key, sizeof *key) == 0)
+			return d;
+	if (nviews >= MAX_VIEWS)
+		return NULL;
+	struct dview *d = calloc(1, sizeof *d);
+	if (!d || !(d->v = mc_view_get(fmt, key))) {
+		free(d);
+		return NULL;
+	}
+	d->kind = K_VIEW;
+	d->fmt = fmt;
+	d->key = *key;
+	d->memfd = -1;
+	d->watched_fd = -1;
+	d->next = dviews;
+	dviews = d;
+	nviews++;
+	return d;
+}
+
+static void drop_view(struct dview *d)
+{
+	for (struct dview **pp = &dviews; *pp; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	if (d->watched_fd >= 0)
+		epoll_ctl(ep, EPOLL_CTL_DEL, d->watched_fd, NULL);
+	if (d->memfd >= 0)
+		close(d->memfd);
+	mc_view_drop(d->v);
+	free(d);
+	nviews--;
+}
+
+/* Keep the view's fd in the epoll set (it changes when re-opened). */
+static void rewatch(struct dview *d)
+{
+	int fd = mc_view_fd(d->v);
+	if (fd == d->watched_fd)
+		return;
+	if (d->watched_fd >= 0)
+		epoll_ctl(ep, EPOLL_CTL_DEL, d->watched_fd, NULL);
+	d->watched_fd = -1;
+	if (fd >= 0) {
+		struct epoll_event e = { .events = EPOLLPRI, .data.ptr = d };
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) == 0)
+			d->watched_fd = fd;
+	}
+}
+
+/* A sealed memfd holding @s: once sent, nobody can change it. */
+static int publish(struct dview *d, struct mc_snap *s)
+{
+	if (d->memfd >= 0 && d->gen == s->gen)
+		return 0;
+	int fd = memfd_create("mountcache", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	size_t off = 0;
+	while (off < s->len) {
+		ssize_t n = write(fd, s->text + off, s->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return -EIO;
+		}
+		off += n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	if (d->memfd >= 0)
+		close(d->memfd);
+	d->memfd = fd;
+	d->gen = s->gen;
+	return 0;
+}
+
+/* Snapshot of @d as of now; @procdir opens its fd the first time. */
+static int refresh(struct dview *d, int procdir, bool force, struct mc_snap **ret)
+{
+	uint64_t t0 = mc_now_ns();
+	struct mc_snap *s;
+	int r = mc_view_snapshot_at(d->v, procdir, force, &s);
+	if (r < 0)
+		return r;
+	rewatch(d);
+	if (s->gen != d->gen) {
+		uint64_t dt = mc_now_ns() - t0;
+		st.captures++;
+		st.refreshes++;
+		st.refresh_ns_total += dt;
+		if (dt > st.refresh_ns_max)
+			st.refresh_ns_max = dt;
+	}
+	r = s->validated ? publish(d, s) : 0;
+	if (r < 0) {
+		mc_snap_unref(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static void reply(struct client *c, struct mc_rep *rep, int fd, const char *extra, size_t extra_len)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov[2] = { { rep, sizeof *rep }, { (void *)extra, extra_len } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = extra ? 2 : 1 };
+
+	rep->magic = MC_PROTO_MAGIC;
+	rep->version = MC_PROTO_VERSION;
+	if (fd >= 0) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof cbuf;
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	}
+	if (sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* Full queue: the client does not read its answers. */
+		st.dropped++;
+		drop_client(c);
+	}
+}
+
+static void stats_text(char *buf, size_t size)
+{
+	double avg = st.refreshes ? st.refresh_ns_total / 1e3 / st.refreshes : 0;
+	snprintf(buf, size,
+		 "clients %u\nviews %u\nrequests %lu\nhits %lu\ncaptures %lu\nforced %lu\n"
+		 "errors %lu\ndropped %lu\nrefused %lu\nrefresh_avg_us %.1f\nrefresh_max_us %.1f\n",
+		 nclients, nviews, st.requests, st.hits, st.captures, st.forced, st.errors,
+		 st.dropped, st.refused, avg, st.refresh_ns_max / 1e3);
+}
+
+static void serve_snapshot(struct client *c, const struct mc_req *req, struct mc_rep *rep)
+{
+	struct mc_view_key key;
+	struct mc_snap *s = NULL;
+	int procdir = client_procdir(c), r = procdir;
+
+	if (procdir >= 0)
+		r = client_key(procdir, &key);
+	struct dview *d = r >= 0 ? find_view(req->fmt, &key) : NULL;
+	if (r >= 0 && !d)
+		r = -ENOSPC;
+	bool force = req->flags & MC_REQ_REVALIDATE;
+	if (d) {
+		uint64_t before = d->gen;
+		st.forced += force;
+		r = refresh(d, procdir, force, &s);
+		d->used_ns = mc_now_ns();
+		if (r == 0 && !s->validated)
+			r = -EAGAIN;            /* churn: the client reads the kernel */
+		if (r == 0 && d->gen == before)
+			st.hits++;
+	}
+	if (procdir >= 0)
+		close(procdir);
+	if (r < 0) {
+		st.errors++;
+		rep->status = -r;
+		reply(c, rep, -1, NULL, 0);
+	} else {
+		rep->gen = s->gen;
+		rep->len = s->len;
+		rep->captured_ns = s->captured_ns;
+		rep->flags = MC_REP_VALIDATED;
+		reply(c, rep, req->have_gen == s->gen ? -1 : d->memfd, NULL, 0);
+	}
+	mc_snap_unref(s);
+}
+
+static void handle_client(struct client *c)
+{
+	struct mc_req req;
+	ssize_t n = recv(c->fd, &req, sizeof req, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n != sizeof req || req.magic != MC_PROTO_MAGIC || req.version != MC_PROTO_VERSION ||
+	    req.fmt > MC_MOUNTS) {
+		drop_client(c);                 /* closed, or not speaking our protocol */
+		return;
+	}
+	struct mc_rep rep = { .op = req.op, .fmt = req.fmt, .seq = req.seq };
+	st.requests++;
+	if (req.op == MC_OP_SNAPSHOT) {
+		serve_snapshot(c, &req, &rep);
+	} else if (req.op == MC_OP_STATS) {
+		char text[MC_STATS_MAX];
+		stats_text(text, sizeof text);
+		reply(c, &rep, -1, text, strlen(text));
+	} else {
+		rep.status = EINVAL;
+		reply(c, &rep, -1, NULL, 0);
+	}
+}
+
+/* A view's namespace changed: our epoll already consumed the event, so
+ * capture anew now (also making the next reader's answer ready). */
+static void handle_view(struct dview *d)
+{
+	struct mc_snap *s;
+	if (refresh(d, -1, true, &s) == 0)
+		mc_snap_unref(s);
+	else
+		drop_view(d);                   /* its namespace is gone */
+}
+
+static void expire_idle(void)
+{
+	uint64_t now = mc_now_ns();
+	for (struct dview *d = dviews, *next; d; d = next) {
+		next = d->next;
+		if (now - d->used_ns > IDLE_NS)
+			drop_view(d);
+	}
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof sa.sun_path) {
+		errno = ENAMETOOLONG;
+		die(path);
+	}
+	strcpy(sa.sun_path, path);
+	/* The default directory is ours (root, 0755): nobody else can place
+	 * a socket or a link there. */
+	char dir[sizeof sa.sun_path];
+	strcpy(dir, path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			die(dir);
+	}
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		die("socket");
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		die(path);
+	if (chmod(path, 0666) < 0 || listen(fd, 128) < 0)
+		die(path);
+	return fd;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: mountcached [--socket PATH] [--max-age-ms MS]\n\n"
+		   "Keeps mount table snapshots fresh for processes running with the\n"
+		   "mountcache preload (libmountcache.so). Runs in the foreground; stop\n"
+		   "it with SIGTERM.\n\n"
+		   "  --socket PATH     listen here (default %s;\n"
+		   "                    clients read MOUNTCACHE_SOCKET)\n"
+		   "  --max-age-ms MS   never serve a snapshot older than this (default 1000):\n"
+		   "                    the bound for propagation changes (MS_SHARED...) that\n"
+		   "                    the kernel does not announce\n"
+		   "  --help            this text\n", MC_DEFAULT_SOCKET);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "max-age-ms", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int o;
+	/* The engine's views must capture, never ask a daemon: we are it. */
+	setenv("MOUNTCACHE_NO_DAEMON", "1", 1);
+	mc_debug_init();
+	while ((o = getopt_long(argc, argv, "s:a:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 's':
+			sock_path = optarg;
+			break;
+		case 'a': {
+			char *end;
+			unsigned long ms = strtoul(optarg, &end, 10);
+			if (*end || ms == 0 || ms > 3600000) {
+				fprintf(stderr, "mountcached: --max-age-ms: 1..3600000\n");
+				return 2;
+			}
+			mc_max_age_ns = (uint64_t)ms * 1000000u;
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		die("epoll");
+	static enum kind k_listen = K_LISTEN, k_signal = K_SIGNAL, k_timer = K_TIMER;
+	int lfd = listen_on(sock_path);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	struct itimerspec every = { { 10, 0 }, { 10, 0 } };
+	if (sfd < 0 || tfd < 0 || timerfd_settime(tfd, 0, &every, NULL) < 0)
+		die("signalfd/timerfd");
+	watch(lfd, EPOLLIN, &k_listen);
+	watch(sfd, EPOLLIN, &k_signal);
+	watch(tfd, EPOLLIN, &k_timer);
+	fprintf(stderr, "mountcached: listening on %s\n", sock_path);
+
+	for (;;) {
+		struct epoll_event ev[64];
+		int n = epoll_wait(ep, ev, 64, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("epoll_wait");
+		}
+		/* Views first: see the comment at the top. */
+		for (int i = 0; i < n; i++)
+			if (*(enum kind *)ev[i].data.ptr == K_VIEW)
+				handle_view(ev[i].data.ptr);
+		for (int i = 0; i < n; i++) {
+			enum kind k = *(enum kind *)ev[i].data.ptr;
+			if (k == K_LISTEN) {
+				accept_client(lfd);
+			} else if (k == K_SIGNAL) {
+				unlink(sock_path);
+				fprintf(stderr, "mountcached: stopped\n");
+				return 0;
+			} else if (k == K_TIMER) {
+				uint64_t ticks;
+				if (read(tfd, &ticks, sizeof ticks) > 0)
+					expire_idle();
+			} else if (k == K_CLIENT) {
+				struct client *c = ev[i].data.ptr;
+				if (ev[i].events & (EPOLLHUP | EPOLLERR))
+					drop_client(c);
+				else
+					handle_client(c);
+			}
+		}
+	}
+}
