@@ -37,7 +37,7 @@ $(B)/libmountcache.so: $(PRELOAD_OBJ) $(B)/libmcengine.a preload/libmountcache.s
 	$(CC) -shared -o $@ $(PRELOAD_OBJ) $(B)/libmcengine.a $(LDFLAGS) \
 		-Wl,--version-script=preload/libmountcache.sym -Wl,-z,defs -Wl,-z,now -ldl -lpthread
 
-$(B)/%: tests/tools/%.c $(B)/libmcengine.a
+$(B)/%: tests/tools/%.c $(B)/libmcengine.a cache/proto.h
 	$(CC) $(CFLAGS) $(MOUNT_CFLAGS) -o $@ $< $(B)/libmcengine.a $(LDFLAGS) $(MOUNT_LIBS) -lpthread
 
 $(B)/test_%: tests/test_%.c $(B)/libmcengine.a $(wildcard tests/*.h)

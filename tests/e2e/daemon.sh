@@ -1,0 +1,141 @@
+#!/bin/bash
+# mountcached end to end, inside a private namespace of 2,000 mounts:
+# freshness and tearing through the daemon, forged snapshots refused, the
+# daemon SIGKILLed in a loop while readers run, and namespaces and a chroot
+# served side by side without leaking into each other.
+set -u
+cd "$(dirname "$0")/../.."
+B=$PWD/build
+
+if [ "${1:-}" != --inside ]; then
+	exec "$B/mkmounts" -q -n 2000 -- bash "$0" --inside
+fi
+
+tmp=$(mktemp -d)
+export MOUNTCACHE_SOCKET=$tmp/d.sock
+PRE=$B/libmountcache.so
+fails=0 cases=0
+check() {        # check NAME COND-COMMAND...
+	local name=$1; shift
+	cases=$((cases + 1))
+	if "$@"; then echo "ok: $name"; else echo "FAIL: $name"; fails=$((fails + 1)); fi
+}
+start_daemon() {
+	"$B/mountcached" --socket "$MOUNTCACHE_SOCKET" 2>>"$tmp/daemon.log" &
+	dpid=$!
+	for _ in $(seq 50); do [ -S "$MOUNTCACHE_SOCKET" ] && return; sleep 0.02; done
+}
+stop_daemon() { kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; }
+cleanup() { stop_daemon; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+same_as_kernel() {   # a preloaded cat shows what the kernel shows
+	cat /proc/self/mountinfo >"$tmp/k" &&
+	LD_PRELOAD=$PRE cat /proc/self/mountinfo >"$tmp/p" && cmp -s "$tmp/k" "$tmp/p"
+}
+served_by_daemon() {
+	MOUNTCACHE_DEBUG=1 LD_PRELOAD=$PRE cat /proc/self/mountinfo 2>&1 >/dev/null |
+		grep -q "daemon: generation"
+}
+
+start_daemon
+check "first read of a fresh process is served by the daemon" served_by_daemon
+check "daemon copy equals the kernel's" same_as_kernel
+check "freshness through the daemon (300 rounds)" \
+	env LD_PRELOAD=$PRE "$B/freshcheck" --rounds 300
+
+# Tearing: under bursty churn, 200 reads through the daemon, none torn.
+"$B/churn" --seconds 60 --hold-us 100 --burst 20 --pause-us 30000 2>/dev/null & cpid=$!
+torn_through_daemon() {
+	LD_PRELOAD=$PRE "$B/tearcheck" --kernel-reads 200 >"$tmp/tear" 2>&1
+	cat "$tmp/tear"
+	grep -q "torn: 0$" "$tmp/tear"
+}
+check "no torn read through the daemon under churn" torn_through_daemon
+kill $cpid; wait $cpid 2>/dev/null
+
+# Many readers woken by one change cause one capture.
+one_capture() {
+	local before after
+	before=$("$B/mountcache" stats 2>/dev/null | awk '/^captures/ {print $2}')
+	mount -t tmpfs herd "$MC_FIXTURE_LATE"
+	for _ in $(seq 20); do LD_PRELOAD=$PRE cat /proc/self/mountinfo >/dev/null & done; wait
+	umount "$MC_FIXTURE_LATE"
+	after=$("$B/mountcache" stats 2>/dev/null | awk '/^captures/ {print $2}')
+	echo "captures before $before, after $after (mount + umount: 2 changes, 20 readers)"
+	[ -n "$before" ] && [ $((after - before)) -le 4 ]
+}
+[ -x "$B/mountcache" ] && check "20 readers after a change: one capture per change" one_capture
+
+# Namespaces and a chroot side by side: each sees exactly its own table.
+other_ns() {
+	unshare -m --propagation private sh -c "
+		mount -t tmpfs only-here '$MC_FIXTURE_LATE'
+		cat /proc/self/mountinfo > '$tmp/nk'
+		LD_PRELOAD=$PRE cat /proc/self/mountinfo > '$tmp/np'
+		LD_PRELOAD=$PRE cat /proc/self/mountinfo > '$tmp/np2'" &&
+	cmp -s "$tmp/nk" "$tmp/np" && cmp -s "$tmp/nk" "$tmp/np2" &&
+	grep -q only-here "$tmp/np" && ! LD_PRELOAD=$PRE grep -q only-here /proc/self/mountinfo
+}
+check "a second namespace is served its own table" other_ns
+in_chroot() {
+	# A minimal root: /usr and the build tree bound in, Debian's merged-usr
+	# links, its own /proc, and the daemon's socket directory.
+	local root=$MC_FIXTURE_DIR/chroot
+	mkdir -p "$root/usr" "$root/proc" "$root/run" "$root/mc"
+	ln -sfn usr/bin "$root/bin"; ln -sfn usr/lib "$root/lib"; ln -sfn usr/lib64 "$root/lib64"
+	mount --bind /usr "$root/usr" && mount -t proc proc "$root/proc" &&
+	mount --bind "$tmp" "$root/run" && mount --bind "$B" "$root/mc" || return 1
+	chroot "$root" /bin/cat /proc/self/mountinfo > "$tmp/ck"
+	chroot "$root" /bin/env LD_PRELOAD=/mc/libmountcache.so MOUNTCACHE_SOCKET=/run/d.sock \
+		MOUNTCACHE_DEBUG=1 /bin/cat /proc/self/mountinfo > "$tmp/cp" 2>"$tmp/cp.err"
+	umount "$root/mc" "$root/run" "$root/proc" "$root/usr"
+	[ -s "$tmp/ck" ] && cmp -s "$tmp/ck" "$tmp/cp" && ! cmp -s "$tmp/ck" "$tmp/k" &&
+		grep -q "daemon: generation" "$tmp/cp.err"
+}
+check "a chroot is served its own table" in_chroot
+
+# The daemon SIGKILLed in a loop while readers run: every read correct.
+kill_loop() {
+	local bad=0 i
+	cat /proc/self/mountinfo > "$tmp/ref"
+	( for i in $(seq 30); do kill -KILL $dpid 2>/dev/null; wait $dpid 2>/dev/null
+	  start_daemon; sleep 0.05; done; stop_daemon ) &
+	local killer=$!
+	for i in $(seq 300); do
+		LD_PRELOAD=$PRE cat /proc/self/mountinfo | cmp -s - "$tmp/ref" || bad=$((bad + 1))
+	done
+	wait $killer
+	start_daemon
+	echo "300 reads while the daemon was killed 30 times: $bad wrong"
+	[ $bad -eq 0 ]
+}
+check "daemon SIGKILLed in a loop: every read correct" kill_loop
+stop_daemon
+
+# Forged snapshots: refused, the kernel's table is served instead.
+fake_read() {   # fake_read MODE [AS-USER]: a preloaded read against a fake daemon
+	local mode=$1 user=${2:-} sock=$tmp/fake/s.sock
+	local run=()
+	[ -n "$user" ] && run=(setpriv --reuid="$user" --regid="$user" --clear-groups)
+	"${run[@]}" "$B/fakedaemon" --socket "$sock" --mode "$mode" & local f=$!
+	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.02; done
+	[ -S "$sock" ] || { echo "fake daemon did not start"; kill $f; return 1; }
+	MOUNTCACHE_SOCKET=$sock LD_PRELOAD=$PRE cat /proc/self/mountinfo > "$tmp/f"
+	kill $f; wait $f 2>/dev/null; rm -f "$sock"
+}
+forged() {   # the forged table must not be served: the kernel's is
+	fake_read "$@" && cat /proc/self/mountinfo | cmp -s - "$tmp/f" && ! grep -q forged "$tmp/f"
+}
+trusted() {  # positive control: a sealed memfd from our own uid is believed
+	fake_read sealed && grep -q forged "$tmp/f"
+}
+mkdir -m 0777 "$tmp/fake"; chmod 0755 "$tmp"
+check "control: a well-formed answer from our own uid is used" trusted
+check "fake daemon of another user (sealed memfd) refused" forged sealed 65534
+check "unsealed memfd refused" forged unsealed
+check "memfd shorter than announced refused" forged short
+check "garbage answer refused" forged garbage
+
+echo "daemon: $cases cases, $fails failed"
+[ $fails -eq 0 ]

@@ -1,0 +1,101 @@
+/* fakedaemon: a hostile mountcached, for the tests. It answers every
+ * request with a forged table ("forged 1 0 ...") in a memfd, in one of
+ * several ways a real daemon never would; a client must refuse each and
+ * read the kernel instead.
+ *
+ *   fakedaemon --socket PATH --mode unsealed|sealed|short|garbage
+ *   unsealed: a writable memfd (could be changed after the client checks)
+ *   sealed:   a properly sealed memfd (refused only because of who we are,
+ *             when run as another user than the client)
+ *   short:    sealed, but shorter than the length announced
+ *   garbage:  an answer that is not our protocol at all */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+static const char forged[] = "999 1 0:1 / / rw - forged forged rw\n";
+
+static int forged_memfd(const char *mode)
+{
+	int fd = memfd_create("forged", MFD_ALLOW_SEALING);
+	size_t n = strlen(forged);
+	if (fd < 0 || write(fd, forged, strcmp(mode, "short") ? n : n / 2) < 0)
+		exit(1);
+	if (strcmp(mode, "unsealed") != 0)
+		fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	return fd;
+}
+
+static void answer(int c, const char *mode)
+{
+	struct mc_req req;
+	while (recv(c, &req, sizeof req, 0) == sizeof req) {
+		struct mc_rep rep = { .magic = MC_PROTO_MAGIC, .version = MC_PROTO_VERSION,
+				      .op = req.op, .fmt = req.fmt, .seq = req.seq,
+				      .flags = MC_REP_VALIDATED, .gen = 0x4242,
+				      .len = strlen(forged), .captured_ns = 0 };
+		if (!strcmp(mode, "garbage")) {
+			if (send(c, "garbage", 7, MSG_NOSIGNAL) < 0)
+				return;
+			continue;
+		}
+		int fd = forged_memfd(mode);
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { &rep, sizeof rep };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+		if (sendmsg(c, &mh, MSG_NOSIGNAL) < 0)
+			return;
+		close(fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = NULL, *mode = "sealed";
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--socket"))
+			path = argv[i + 1];
+		else if (!strcmp(argv[i], "--mode"))
+			mode = argv[i + 1];
+	}
+	if (!path) {
+		fprintf(stderr, "usage: fakedaemon --socket PATH [--mode M]\n");
+		return 2;
+	}
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	int l = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	unlink(path);
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 16) < 0) {
+		perror("fakedaemon");
+		return 1;
+	}
+	chmod(path, 0666);
+	signal(SIGCHLD, SIG_IGN);
+	for (;;) {
+		int c = accept(l, NULL, NULL);
+		if (c < 0)
+			continue;
+		if (fork() == 0) {
+			answer(c, mode);
+			_exit(0);
+		}
+		close(c);
+	}
+}
