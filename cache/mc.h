@@ -88,6 +88,7 @@ struct mc_mount {
 	int freq, passno;              /* mounts format only */
 	bool mntent_skip;              /* glibc's getmntent does not list it */
 	bool mntent_fast;              /* fields above are what getmntent gives */
+	uint32_t mntent_len;           /* source..vfs_opts with their NULs */
 	/* index.c: next in table order with the same target, parent, device */
 	struct mc_mount *next_same_target, *next_sibling, *next_same_dev;
 	size_t idx;

@@ -226,6 +226,7 @@ static const char *parse_mounts_line(struct mc_mount *m, const char *line, size_
 	m->freq = me.mnt_freq;
 	m->passno = me.mnt_passno;
 	m->mntent_fast = me.mnt_freq != INT_MIN && me.mnt_passno != INT_MIN;
+	m->mntent_len = (uint32_t)(a->len - m->source);
 	return NULL;
 }
 

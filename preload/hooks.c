@@ -167,11 +167,9 @@ MC_EXPORT int endmntent(FILE *fp)
 	return REAL(endmntent)(fp);
 }
 
-static struct mntent *mntent_r(FILE *fp, struct mntent *mp, char *buf, int size,
+static struct mntent *mntent_r(struct mc_ofd *o, FILE *fp, struct mntent *mp, char *buf, int size,
 			       struct mntent *(*real)(FILE *, struct mntent *, char *, int))
 {
-	struct mc_ofd *o = mc_stream_ofd(fp);
-
 	/* Ours and nothing buffered in the FILE (a program may mix in fgets):
 	 * answer from the parsed snapshot. At the end, or on any doubt, glibc
 	 * reads the stream itself, which sets EOF exactly as it would. */
@@ -187,12 +185,12 @@ static struct mntent *mntent_r(FILE *fp, struct mntent *mp, char *buf, int size,
 
 MC_EXPORT struct mntent *getmntent_r(FILE *fp, struct mntent *mp, char *buf, int size)
 {
-	return mntent_r(fp, mp, buf, size, REAL(getmntent_r));
+	return mntent_r(mc_stream_ofd(fp), fp, mp, buf, size, REAL(getmntent_r));
 }
 
 MC_EXPORT struct mntent *__getmntent_r(FILE *fp, struct mntent *mp, char *buf, int size)
 {
-	return mntent_r(fp, mp, buf, size, REAL(__getmntent_r));
+	return mntent_r(mc_stream_ofd(fp), fp, mp, buf, size, REAL(__getmntent_r));
 }
 
 MC_EXPORT struct mntent *getmntent(FILE *fp)
@@ -200,9 +198,10 @@ MC_EXPORT struct mntent *getmntent(FILE *fp)
 	/* glibc's getmntent is getmntent_r into one static 4 KiB buffer. */
 	static struct mntent m;
 	static char buf[4096];
-	if (!mc_stream_ofd(fp))
+	struct mc_ofd *o = mc_stream_ofd(fp);
+	if (!o)
 		return REAL(getmntent)(fp);
-	return mntent_r(fp, &m, buf, sizeof buf, REAL(getmntent_r));
+	return mntent_r(o, fp, &m, buf, sizeof buf, REAL(getmntent_r));
 }
 
 /* ---- read ------------------------------------------------------------- */

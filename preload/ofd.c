@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -28,7 +30,7 @@
 
 /* ---- shared slots ----------------------------------------------------- */
 struct mc_slot {
-	pthread_mutex_t lock;           /* process-shared, robust */
+	int owner;                      /* lock: 0 free, else the holder's pid */
 	int64_t pos;
 	int64_t read_pos;
 	uint64_t gen;
@@ -62,12 +64,7 @@ static struct mc_slot *slot_alloc(void)
 			if (__atomic_compare_exchange_n(&p->used, &used, used | 1u << i, false,
 							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 				struct mc_slot *s = &p->slots[i];
-				pthread_mutexattr_t a;
-				pthread_mutexattr_init(&a);
-				pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-				pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-				pthread_mutex_init(&s->lock, &a);
-				pthread_mutexattr_destroy(&a);
+				s->owner = 0;
 				s->pos = s->read_pos = 0;
 				s->gen = 0;
 				s->refs = 1;
@@ -86,12 +83,46 @@ static void slot_put(struct mc_slot *s)
 	__atomic_and_fetch(&p->used, ~(1u << i), __ATOMIC_RELEASE);
 }
 
-static void slot_lock(struct mc_slot *s)
+/* The slot lock is one word in the shared page: a compare-and-swap when
+ * free (the getmntent hit path takes it once per entry, so a robust pthread
+ * mutex, ~35 ns, would cost more than the rest of the entry). Held only
+ * while copying from memory. A holder that died (SIGKILL mid-read) is
+ * recognised by its pid and its lock taken over: it left the offsets as
+ * they were after its last complete update, still coherent. */
+static int my_pid;
+
+static __attribute__((noinline)) void slot_lock_slow(struct mc_slot *s, int me)
 {
-	/* A process that died holding the lock left the offsets as they were
-	 * after its last complete update: they are still coherent. */
-	if (pthread_mutex_lock(&s->lock) == EOWNERDEAD)
-		pthread_mutex_consistent(&s->lock);
+	for (unsigned spins = 1; ; spins++) {
+		int owner = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
+		if (owner == 0) {
+			if (__atomic_compare_exchange_n(&s->owner, &owner, me, false,
+							__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+				return;
+		} else if (spins % 64 == 0 && owner != me && kill(owner, 0) < 0 && errno == ESRCH) {
+			if (__atomic_compare_exchange_n(&s->owner, &owner, me, false,
+							__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+				return;
+		}
+		sched_yield();
+	}
+}
+
+static inline void slot_lock(struct mc_slot *s)
+{
+	int me = __atomic_load_n(&my_pid, __ATOMIC_RELAXED);
+	if (unlikely(me == 0))
+		__atomic_store_n(&my_pid, me = getpid(), __ATOMIC_RELAXED);
+	int free_ = 0;
+	if (likely(__atomic_compare_exchange_n(&s->owner, &free_, me, false,
+					       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
+		return;
+	slot_lock_slow(s, me);
+}
+
+static inline void slot_unlock(struct mc_slot *s)
+{
+	__atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
 }
 
 /* ---- descriptions and the fd map -------------------------------------- */
@@ -330,7 +361,7 @@ ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcn
 		if (off < 0)
 			s->pos = pos + n;
 	}
-	pthread_mutex_unlock(&s->lock);
+	slot_unlock(s);
 	return n;
 }
 
@@ -354,7 +385,7 @@ off_t mc_ofd_lseek(struct mc_ofd *o, off_t off, int whence)
 		s->pos = off;
 		r = off;
 	}
-	pthread_mutex_unlock(&s->lock);
+	slot_unlock(s);
 	return r;
 }
 
@@ -411,9 +442,7 @@ int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz)
 		if (m->mntent_fast && (size_t)m->line_len + 2 <= (size_t)bufsiz) {
 			/* The whole line fits: glibc would produce exactly the
 			 * fields we decoded at parse time. One copy. */
-			const char *blob = t->arena + m->source;
-			size_t n = m->vfs_opts + strlen(t->arena + m->vfs_opts) + 1 - m->source;
-			memcpy(buf, blob, n);
+			memcpy(buf, t->arena + m->source, m->mntent_len);
 			mp->mnt_fsname = buf;
 			mp->mnt_dir = buf + (m->target - m->source);
 			mp->mnt_type = buf + (m->fstype - m->source);
@@ -429,7 +458,7 @@ int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz)
 	o->line_hint = i;
 	s->pos = s->read_pos = pos;
 out:
-	pthread_mutex_unlock(&s->lock);
+	slot_unlock(s);
 	return r;
 }
 
@@ -451,6 +480,7 @@ void mc_ofd_atfork_parent(void)
 
 void mc_ofd_atfork_child(void)
 {
+	my_pid = getpid();
 	/* Every description now has one more process holding its slot. */
 	for (struct mc_ofd *o = all_ofds; o; o = o->all_next)
 		__atomic_add_fetch(&o->slot->refs, 1, __ATOMIC_ACQ_REL);

@@ -25,21 +25,29 @@ struct cookie {
  * few. When the table is full, no stream of ours is made at all. */
 #define MAX_STREAMS 64
 static struct cookie *streams[MAX_STREAMS];
+static int streams_used;                /* high-water mark, atomic */
 
 static bool stream_register(struct cookie *k)
 {
 	for (int i = 0; i < MAX_STREAMS; i++) {
 		struct cookie *none = NULL;
 		if (__atomic_compare_exchange_n(&streams[i], &none, k, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			int used = __atomic_load_n(&streams_used, __ATOMIC_RELAXED);
+			while (used < i + 1 &&
+			       !__atomic_compare_exchange_n(&streams_used, &used, i + 1, false,
+							    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				;
 			return true;
+		}
 	}
 	return false;
 }
 
 static struct cookie *stream_find(FILE *fp, bool remove)
 {
-	for (int i = 0; i < MAX_STREAMS; i++) {
+	int used = __atomic_load_n(&streams_used, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < used; i++) {
 		struct cookie *k = __atomic_load_n(&streams[i], __ATOMIC_ACQUIRE);
 		if (k && k->fp == fp) {
 			if (remove)
