@@ -29,10 +29,13 @@
 #include "preload.h"
 
 /* ---- shared slots ----------------------------------------------------- */
+#define SEQ_PAGE 4096
 struct mc_slot {
 	int owner;                      /* lock: 0 free, else the holder's pid */
 	int64_t pos;
 	int64_t read_pos;
+	int64_t kend;                   /* seq_file: end of the rendered window */
+	uint32_t bufsize;               /* seq_file: its buffer size */
 	uint64_t gen;
 	int refs;                       /* processes holding it, atomic */
 } __attribute__((aligned(128)));
@@ -65,7 +68,8 @@ static struct mc_slot *slot_alloc(void)
 							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 				struct mc_slot *s = &p->slots[i];
 				s->owner = 0;
-				s->pos = s->read_pos = 0;
+				s->pos = s->read_pos = s->kend = 0;
+				s->bufsize = SEQ_PAGE;
 				s->gen = 0;
 				s->refs = 1;
 				return s;
@@ -311,7 +315,81 @@ static int settle_snapshot(struct mc_ofd *o, int64_t pos)
 	o->snap = snap;
 	s->gen = snap->gen;
 	o->line_hint = 0;
+	if (pos != 0 && pos == s->read_pos)
+		s->read_pos = -1;               /* another text: find pos anew */
 	return 0;
+}
+
+/* ---- seq_file's read, emulated -----------------------------------------
+ * The kernel renders whole records (lines) into a buffer of one page
+ * (doubled for a record that does not fit: a line fits only if shorter than
+ * the buffer) and copies from it; what a read() returns per call is part of
+ * what a program can observe, so we reproduce it from the snapshot text:
+ * the same bytes in the same pieces. State per description: kend, the end
+ * of the rendered window (bytes in [pos, kend) are rendered, not yet
+ * copied), and bufsize. See fs/seq_file.c: seq_read_iter(), traverse(). */
+
+static size_t line_end(const struct mc_snap *snap, size_t from)
+{
+	const char *nl = memchr(snap->text + from, '\n', snap->len - from);
+	return nl ? (size_t)(nl - snap->text) + 1 : snap->len;
+}
+
+static void fit(struct mc_slot *s, size_t record)
+{
+	while (record >= s->bufsize && s->bufsize < (1u << 30))
+		s->bufsize <<= 1;
+}
+
+/* traverse(): render from the start up to @pos, which leaves the window
+ * ending with the record that contains @pos. */
+static void seq_traverse(struct mc_slot *s, const struct mc_snap *snap, int64_t pos)
+{
+	size_t at = 0;
+
+	s->kend = 0;
+	if (pos == 0)
+		return;
+	while (at < snap->len) {
+		size_t e = line_end(snap, at);
+		fit(s, e - at);
+		s->kend = (int64_t)e;
+		if ((int64_t)e >= pos)
+			return;
+		at = e;
+	}
+}
+
+/* How many bytes from @pos one read of @want bytes returns. */
+static size_t seq_read(struct mc_slot *s, const struct mc_snap *snap, int64_t pos, size_t want)
+{
+	size_t copied = 0;
+
+	if (pos == 0)
+		s->kend = 0;
+	if (pos != s->read_pos)
+		seq_traverse(s, snap, pos);
+	if (s->kend > pos) {                    /* the rest of the window first */
+		size_t left = (size_t)(s->kend - pos);
+		copied = left < want ? left : want;
+		if (copied < left)
+			return copied;
+	}
+	size_t at = (size_t)s->kend, remaining = want - copied;
+	if (s->kend < pos || at >= snap->len)
+		return copied;                  /* end of file */
+	size_t end = line_end(snap, at);        /* one record, whatever its size */
+	fit(s, end - at);
+	size_t count = end - at;
+	while (end < snap->len && count < remaining) {
+		size_t e = line_end(snap, end);
+		if (count + (e - end) >= s->bufsize)
+			break;
+		count += e - end;
+		end = e;
+	}
+	s->kend = (int64_t)end;
+	return copied + (count < remaining ? count : remaining);
 }
 
 /* The kernel's own bytes at @pos, for when no snapshot can be had: pread on
@@ -347,13 +425,14 @@ ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcn
 		n = kernel_read(fd, iov, iovcnt, pos);
 	} else {
 		const struct mc_snap *snap = o->snap;
-		size_t at = pos < (int64_t)snap->len ? (size_t)pos : snap->len;
-		n = 0;
-		for (int i = 0; i < iovcnt && at < snap->len; i++) {
-			size_t c = snap->len - at < iov[i].iov_len ? snap->len - at : iov[i].iov_len;
+		size_t left = seq_read(s, snap, pos, total);
+		size_t at = (size_t)pos;
+		n = (ssize_t)left;
+		for (int i = 0; i < iovcnt && left; i++) {
+			size_t c = left < iov[i].iov_len ? left : iov[i].iov_len;
 			memcpy(iov[i].iov_base, snap->text + at, c);
 			at += c;
-			n += c;
+			left -= c;
 		}
 	}
 	if (n > 0) {
@@ -456,7 +535,7 @@ int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz)
 		pos = m->line_off + m->line_len + (nl ? 1 : 0);
 	}
 	o->line_hint = i;
-	s->pos = s->read_pos = pos;
+	s->pos = s->read_pos = s->kend = pos;
 out:
 	slot_unlock(s);
 	return r;
