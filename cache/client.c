@@ -91,11 +91,12 @@ static int connect_daemon(void)
 		return -EPERM;
 	}
 	/* Out of the way of the host program's fd numbers, like our views. */
-	high = mc_sys_fcntl(fd, F_DUPFD_CLOEXEC, 4096 - 64);
-	if (high >= 0) {
-		mc_sys_close(fd);
-		fd = high;
-	}
+	int floor = mc_fd_floor();
+	high = floor < 0 ? -1 : mc_sys_fcntl(fd, F_DUPFD_CLOEXEC, floor);
+	mc_sys_close(fd);
+	if (high < 0)
+		return floor < 0 ? floor : -errno;
+	fd = high;
 	conn = fd;
 	return 0;
 }
@@ -175,7 +176,7 @@ static int map_snapshot(int fd, const struct mc_rep *rep, struct mc_snap **ret)
 	void *p = mmap(NULL, rep->len, PROT_READ, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	struct mc_snap *s = calloc(1, sizeof *s);
+	struct mc_snap *s = mc_snap_alloc();
 	if (!s) {
 		munmap(p, rep->len);
 		return -ENOMEM;

@@ -27,6 +27,9 @@ struct mc_buf {
 	char *data;
 	size_t len, cap;
 };
+/* Memory from mmap (async-signal-safe, see util.c); zeroed. */
+void *mc_zalloc(size_t size);
+void mc_zfree(void *p, size_t size);
 int mc_buf_reserve(struct mc_buf *b, size_t need);
 void mc_buf_free(struct mc_buf *b);
 
@@ -88,7 +91,7 @@ struct mc_mount {
 	int freq, passno;              /* mounts format only */
 	bool mntent_skip;              /* glibc's getmntent does not list it */
 	bool mntent_fast;              /* fields above are what getmntent gives */
-	uint32_t mntent_len;           /* source..vfs_opts with their NULs */
+	uint32_t mntent_off, mntent_len; /* the buffer image glibc leaves */
 	/* index.c: next in table order with the same target, parent, device */
 	struct mc_mount *next_same_target, *next_sibling, *next_same_dev;
 	size_t idx;
@@ -169,6 +172,7 @@ struct mc_snap {
 	enum mc_format fmt;
 	const char *text;
 	size_t len;
+	size_t text_cap;                /* mapping size, for mc_snap_from_buf */
 	uint64_t gen;                   /* unique per snapshot, across fork */
 	uint64_t captured_ns;           /* CLOCK_MONOTONIC of its validation */
 	bool validated;
@@ -180,6 +184,11 @@ struct mc_snap {
 
 /* Take ownership of a malloc'ed @text. Returns NULL on ENOMEM (text freed). */
 struct mc_snap *mc_snap_new(enum mc_format fmt, char *text, size_t len, bool validated);
+/* The same for a buffer's text (mmap'ed: no malloc on the read path);
+ * @b is left empty either way. */
+struct mc_snap *mc_snap_from_buf(enum mc_format fmt, struct mc_buf *b, bool validated);
+/* A zeroed snapshot header for a backend that fills it itself. */
+struct mc_snap *mc_snap_alloc(void);
 struct mc_snap *mc_snap_ref(struct mc_snap *s);
 void mc_snap_unref(struct mc_snap *s);
 /* The parsed table, or NULL if the text does not parse (callers fall back). */
@@ -228,6 +237,9 @@ unsigned mc_view_opened(struct mc_view *v);
  * The snapshot may be unvalidated (s->validated false) when churn never left
  * a quiet window: it is then as good as one kernel read, and is not kept. */
 int mc_view_snapshot(struct mc_view *v, struct mc_snap **ret_snap);
+/* Open the view's own fd now (in the calling thread's namespace and root),
+ * if it has none. */
+int mc_view_prepare(struct mc_view *v);
 /* The same for a view of another process (the daemon): its fd is opened
  * relative to @procdir, a /proc/<pid> directory; @force captures anew. */
 int mc_view_snapshot_at(struct mc_view *v, int procdir, bool force, struct mc_snap **ret_snap);
@@ -238,6 +250,8 @@ void mc_view_drop(struct mc_view *v);
 /* Forget every kept snapshot: this process changed the mount table, possibly
  * in a way the kernel does not announce (propagation flags). */
 void mc_views_invalidate(void);
+/* The lowest fd number we may take for ourselves, or <0: take none. */
+int mc_fd_floor(void);
 /* fds the views hold for themselves, to tell the host program's fds apart. */
 bool mc_views_own_fd(int fd);
 /* fork() support: take and release every view lock. */

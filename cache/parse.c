@@ -218,15 +218,28 @@ static const char *parse_mounts_line(struct mc_mount *m, const char *line, size_
 		m->source = m->target = m->fstype = m->vfs_opts = 0;
 		return NULL;
 	}
-	if (put(a, me.mnt_fsname, strlen(me.mnt_fsname), &m->source) < 0 ||
-	    put(a, me.mnt_dir, strlen(me.mnt_dir), &m->target) < 0 ||
-	    put(a, me.mnt_type, strlen(me.mnt_type), &m->fstype) < 0 ||
-	    put(a, me.mnt_opts, strlen(me.mnt_opts), &m->vfs_opts) < 0)
+	/* Keep the buffer exactly as glibc leaves it (the line, decoded in
+	 * place, NULs where it split): the fast path copies this image, so a
+	 * caller sees the same bytes at the same places in its buffer. */
+	size_t take = len + (has_newline ? 1 : 0);
+	uint32_t off;
+	if (put(a, scratch, take, &off) < 0)
 		return "arena";
+	const char *f[4] = { me.mnt_fsname, me.mnt_dir, me.mnt_type, me.mnt_opts };
+	uint32_t *dst[4] = { &m->source, &m->target, &m->fstype, &m->vfs_opts };
+	m->mntent_fast = me.mnt_freq != INT_MIN && me.mnt_passno != INT_MIN;
+	for (int i = 0; i < 4; i++) {
+		if (f[i] >= scratch && f[i] <= scratch + take) {
+			*dst[i] = off + (uint32_t)(f[i] - scratch);
+		} else {                        /* glibc's static "" */
+			*dst[i] = 0;
+			m->mntent_fast = false;
+		}
+	}
+	m->mntent_off = off;
+	m->mntent_len = (uint32_t)take + 1;
 	m->freq = me.mnt_freq;
 	m->passno = me.mnt_passno;
-	m->mntent_fast = me.mnt_freq != INT_MIN && me.mnt_passno != INT_MIN;
-	m->mntent_len = (uint32_t)(a->len - m->source);
 	return NULL;
 }
 

@@ -28,13 +28,16 @@ static void release_owned(struct mc_snap *s)
 	free((void *)s->text);
 }
 
-struct mc_snap *mc_snap_new(enum mc_format fmt, char *text, size_t len, bool validated)
+static void release_buf(struct mc_snap *s)
 {
-	struct mc_snap *s = calloc(1, sizeof *s);
-	if (!s) {
-		free(text);
+	mc_zfree((void *)s->text, s->text_cap);
+}
+
+static struct mc_snap *snap_alloc(enum mc_format fmt, const char *text, size_t len, bool validated)
+{
+	struct mc_snap *s = mc_zalloc(sizeof *s);
+	if (!s)
 		return NULL;
-	}
 	s->refs = 1;
 	s->fmt = fmt;
 	s->text = text;
@@ -42,8 +45,37 @@ struct mc_snap *mc_snap_new(enum mc_format fmt, char *text, size_t len, bool val
 	s->gen = next_gen();
 	s->captured_ns = mc_now_ns();
 	s->validated = validated;
+	return s;
+}
+
+struct mc_snap *mc_snap_new(enum mc_format fmt, char *text, size_t len, bool validated)
+{
+	struct mc_snap *s = snap_alloc(fmt, text, len, validated);
+	if (!s) {
+		free(text);
+		return NULL;
+	}
 	s->release = release_owned;
 	return s;
+}
+
+struct mc_snap *mc_snap_from_buf(enum mc_format fmt, struct mc_buf *b, bool validated)
+{
+	struct mc_snap *s = snap_alloc(fmt, b->data, b->len, validated);
+	if (!s) {
+		mc_buf_free(b);
+		return NULL;
+	}
+	s->text_cap = b->cap;
+	s->release = release_buf;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return s;
+}
+
+struct mc_snap *mc_snap_alloc(void)
+{
+	return mc_zalloc(sizeof(struct mc_snap));
 }
 
 struct mc_snap *mc_snap_ref(struct mc_snap *s)
@@ -60,7 +92,7 @@ void mc_snap_unref(struct mc_snap *s)
 	mc_table_free(&s->table);
 	if (s->release)
 		s->release(s);
-	free(s);
+	mc_zfree(s, sizeof *s);
 }
 
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "mc.h"
@@ -39,18 +40,35 @@ void mc_debug(const char *fmt, ...)
 	errno = saved;
 }
 
+/* Memory for everything open() and read() may allocate comes from mmap:
+ * those two are async-signal-safe in the kernel, so a signal handler may
+ * call them while the interrupted code is inside malloc(); malloc is not
+ * async-signal-safe, mmap is. */
+void *mc_zalloc(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void mc_zfree(void *p, size_t size)
+{
+	if (p)
+		munmap(p, size);
+}
+
 int mc_buf_reserve(struct mc_buf *b, size_t need)
 {
 	if (need <= b->cap)
 		return 0;
-	size_t cap = b->cap ? b->cap : 4096;
+	size_t cap = b->cap ? b->cap : 65536;
 	while (cap < need) {
 		if (cap > SIZE_MAX / 2)
 			return -ENOMEM;
 		cap *= 2;
 	}
-	char *p = realloc(b->data, cap);
-	if (!p)
+	void *p = b->data ? mremap(b->data, b->cap, cap, MREMAP_MAYMOVE)
+			  : mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
 		return -ENOMEM;
 	b->data = p;
 	b->cap = cap;
@@ -59,7 +77,7 @@ int mc_buf_reserve(struct mc_buf *b, size_t need)
 
 void mc_buf_free(struct mc_buf *b)
 {
-	free(b->data);
+	mc_zfree(b->data, b->cap);
 	b->data = NULL;
 	b->len = b->cap = 0;
 }

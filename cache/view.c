@@ -41,6 +41,7 @@ struct mc_view {
 	struct mc_view_key key;
 	pthread_mutex_t lock;
 	int fd;                         /* ours, -1 when not open */
+	pid_t owner;                    /* the process that opened it */
 	dev_t fd_dev;
 	ino_t fd_ino;
 	struct mc_snap *snap;           /* latest validated, or NULL */
@@ -89,7 +90,7 @@ struct mc_view *mc_view_get(enum mc_format fmt, const struct mc_view_key *key)
 	for (v = views; v; v = v->next)
 		if (v->fmt == fmt && memcmp(&v->key, key, sizeof *key) == 0)
 			goto out;
-	v = calloc(1, sizeof *v);
+	v = mc_zalloc(sizeof *v);
 	if (!v)
 		goto out;
 	v->fmt = fmt;
@@ -113,25 +114,38 @@ void mc_views_invalidate(void)
 	__atomic_add_fetch(&mc_inval_gen, 1, __ATOMIC_RELEASE);
 }
 
-/* Where our fd goes: near the top of the usual range, so that the host
- * program's lowest-free-number allocation never meets it, but not so high
- * that the kernel must grow a huge fd table. Processes with a tiny
- * RLIMIT_NOFILE get no fd from us at all. */
-static int fd_floor(void)
+/* Where our fds go: the top of the soft RLIMIT_NOFILE (capped at 4096, so
+ * that a huge limit does not make the kernel grow a huge fd table), where
+ * the host program's lowest-free-number allocation does not reach. Below a
+ * limit of 256 we hold no fd at all (the table is then read from the
+ * kernel), rather than take a number the program would get. */
+int mc_fd_floor(void)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -EMFILE;
 	rlim_t top = rl.rlim_cur < 4096 ? rl.rlim_cur : 4096;
-	if (top < 64)
+	if (top < 256)
 		return -EMFILE;
-	return (int)top - 32;
+	return (int)top - 8;
 }
 
 static bool fd_still_ours(struct mc_view *v)
 {
 	struct stat st;
-	if (v->fd < 0 || mc_sys_fstat(v->fd, &st) < 0)
+	if (v->fd < 0)
+		return false;
+	/* A child made without fork handlers (_Fork, vfork, clone) shares the
+	 * fd's open file description with its parent: polling it would eat
+	 * the parent's change events. Drop our copy and open our own. */
+	if (v->owner != getpid()) {
+		mc_sys_close(v->fd);
+		v->fd = -1;
+		mc_snap_unref(v->snap);
+		v->snap = NULL;
+		return false;
+	}
+	if (mc_sys_fstat(v->fd, &st) < 0)
 		return false;
 	return st.st_dev == v->fd_dev && st.st_ino == v->fd_ino;
 }
@@ -153,7 +167,7 @@ static int open_fd(struct mc_view *v, int procdir)
 	const char *name = v->fmt == MC_MOUNTINFO ? "mountinfo" : "mounts";
 	char path[64];
 	struct stat st;
-	int floor = fd_floor();
+	int floor = mc_fd_floor();
 	if (floor < 0)
 		return floor;
 	if (procdir < 0)
@@ -173,6 +187,7 @@ static int open_fd(struct mc_view *v, int procdir)
 		return -saved;
 	}
 	v->fd = high;
+	v->owner = getpid();
 	v->fd_dev = st.st_dev;
 	v->fd_ino = st.st_ino;
 	return 0;
@@ -210,6 +225,13 @@ static int ensure_fd(struct mc_view *v, int procdir)
 	 * /proc/<pid>: thread-self would be our own table. */
 	if (v->remote && procdir < 0)
 		return -EBADF;
+	/* /proc/thread-self shows the namespace and root we are in now: only
+	 * the view's own if we are still there (a child may have moved after
+	 * a fork; its reads then fall back to the kernel's own bytes). */
+	struct mc_view_key now;
+	if (procdir < 0 && (mc_view_key_self(&now) < 0 || now.root_mnt != v->key.root_mnt ||
+			    now.root_ino != v->key.root_ino || now.root_dev != v->key.root_dev))
+		return -EXDEV;
 	v->remote = procdir >= 0;
 	return open_fd(v, procdir);
 }
@@ -257,12 +279,13 @@ static int capture(struct mc_view *v, int procdir, struct mc_snap **ret_snap)
 		drop_fd(v);
 		return r;
 	}
-	struct mc_snap *s = mc_snap_new(v->fmt, buf.data, buf.len, r == 0);
+	size_t len = buf.len;
+	struct mc_snap *s = mc_snap_from_buf(v->fmt, &buf, r == 0);
 	if (!s)
 		return -ENOMEM;
-	v->size_hint = buf.len;
+	v->size_hint = len;
 	keep(v, s, gen);
-	MC_DEBUG("view: captured %zu bytes (%s)", buf.len, s->validated ? "validated" : "unvalidated");
+	MC_DEBUG("view: captured %zu bytes (%s)", len, s->validated ? "validated" : "unvalidated");
 	*ret_snap = s;
 	return 0;
 }
@@ -282,6 +305,14 @@ int mc_view_snapshot_at(struct mc_view *v, int procdir, bool force, struct mc_sn
 		}
 		r = capture(v, procdir, ret_snap);
 	}
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
+int mc_view_prepare(struct mc_view *v)
+{
+	pthread_mutex_lock(&v->lock);
+	int r = ensure_fd(v, -1);
 	pthread_mutex_unlock(&v->lock);
 	return r;
 }
@@ -308,7 +339,7 @@ void mc_view_drop(struct mc_view *v)
 	drop_fd(v);
 	mc_snap_unref(v->snap);
 	pthread_mutex_destroy(&v->lock);
-	free(v);
+	mc_zfree(v, sizeof *v);
 }
 
 bool mc_views_own_fd(int fd)

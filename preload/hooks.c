@@ -7,18 +7,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <string.h>
 #include <stdarg.h>
 #include <stdio_ext.h>
 #include <sched.h>
+#include <spawn.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "preload.h"
-
-#ifndef RWF_NOWAIT
-#define RWF_NOWAIT 0x00000008
-#endif
 
 /* Returned by serve() when the fd turned out not to be ours after all. */
 #define PASS ((ssize_t)INT_MIN)
@@ -38,6 +38,8 @@ static int real_openat(int (*fn)(), bool has_dirfd, int dirfd, const char *path,
 	return (int)syscall(SYS_openat, dirfd, path, flags, mode);
 }
 
+/* Plan before the real open, commit (or forget a stale number) after it;
+ * neither when this thread is already inside our code. */
 #define OPEN_WRAPPER(name, has_dirfd, dirfd_expr)                                 \
 	{                                                                         \
 		va_list ap;                                                       \
@@ -45,11 +47,18 @@ static int real_openat(int (*fn)(), bool has_dirfd, int dirfd, const char *path,
 		mode_t mode = open_mode(flags, ap);                               \
 		va_end(ap);                                                       \
 		struct mc_track_plan plan;                                        \
-		bool serve = mc_track_plan(dirfd_expr, path, flags, &plan);       \
+		struct mc_guard g;                                                \
+		bool serve = false;                                               \
+		if (mc_enter(&g)) {                                               \
+			serve = mc_track_plan(dirfd_expr, path, flags, &plan);    \
+			mc_leave(&g);                                             \
+		}                                                                 \
 		int fd = real_openat((int (*)())REAL(name), has_dirfd, dirfd_expr, \
 				     path, flags, mode);                          \
-		if (serve)                                                        \
-			mc_track_commit(&plan, fd, false);                        \
+		if (fd >= 0 && mc_enter(&g)) {                                    \
+			mc_track_done(serve ? &plan : NULL, fd);                  \
+			mc_leave(&g);                                             \
+		}                                                                 \
 		return fd;                                                        \
 	}
 
@@ -63,11 +72,18 @@ MC_EXPORT int openat64(int dirfd, const char *path, int flags, ...) OPEN_WRAPPER
 #define OPEN2_WRAPPER(name, dirfd, ...)                                            \
 	{                                                                          \
 		struct mc_track_plan plan;                                         \
-		bool serve = mc_track_plan(dirfd, path, flags, &plan);             \
+		struct mc_guard g;                                                 \
+		bool serve = false;                                                \
+		if (mc_enter(&g)) {                                                \
+			serve = mc_track_plan(dirfd, path, flags, &plan);          \
+			mc_leave(&g);                                              \
+		}                                                                  \
 		int fd = REAL(name) ? mc_real.name(__VA_ARGS__)                    \
 				    : (int)syscall(SYS_openat, dirfd, path, flags, 0); \
-		if (serve)                                                         \
-			mc_track_commit(&plan, fd, false);                         \
+		if (fd >= 0 && mc_enter(&g)) {                                     \
+			mc_track_done(serve ? &plan : NULL, fd);                   \
+			mc_leave(&g);                                              \
+		}                                                                  \
 		return fd;                                                         \
 	}
 
@@ -80,13 +96,16 @@ MC_EXPORT int __openat64_2(int dirfd, const char *path, int flags) OPEN2_WRAPPER
 
 /* fopen/setmntent on a path we serve: open it ourselves and wrap the fd.
  * Returns NULL with *ret_handled false when the caller should use glibc. */
-static FILE *open_stream(const char *path, const char *mode, bool *ret_handled)
+static FILE *open_stream_locked(const char *path, const char *mode, int extra_flags, bool *ret_handled)
 {
 	struct mc_track_plan plan;
 	int flags;
 
 	*ret_handled = false;
-	if (!mc_stream_mode(mode, &flags) || !mc_track_plan(AT_FDCWD, path, flags, &plan))
+	if (!mc_stream_mode(mode, &flags))
+		return NULL;
+	flags |= extra_flags;
+	if (!mc_track_plan(AT_FDCWD, path, flags, &plan))
 		return NULL;
 	int fd = real_openat((int (*)())REAL(open), false, AT_FDCWD, path, flags, 0);
 	*ret_handled = true;
@@ -110,17 +129,28 @@ static FILE *open_stream(const char *path, const char *mode, bool *ret_handled)
 	return fp;
 }
 
+static FILE *open_stream(const char *path, const char *mode, int extra_flags, bool *ret_handled)
+{
+	struct mc_guard g;
+	*ret_handled = false;
+	if (!mc_enter(&g))
+		return NULL;
+	FILE *fp = open_stream_locked(path, mode, extra_flags, ret_handled);
+	mc_leave(&g);
+	return fp;
+}
+
 MC_EXPORT FILE *fopen(const char *path, const char *mode)
 {
 	bool handled;
-	FILE *fp = open_stream(path, mode, &handled);
+	FILE *fp = open_stream(path, mode, 0, &handled);
 	return handled ? fp : REAL(fopen)(path, mode);
 }
 
 MC_EXPORT FILE *fopen64(const char *path, const char *mode)
 {
 	bool handled;
-	FILE *fp = open_stream(path, mode, &handled);
+	FILE *fp = open_stream(path, mode, 0, &handled);
 	return handled ? fp : REAL(fopen64)(path, mode);
 }
 
@@ -128,25 +158,54 @@ MC_EXPORT FILE *fopen64(const char *path, const char *mode)
  * reading the kernel (fail open). */
 MC_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
 {
-	mc_stream_forget(fp);
-	return REAL(freopen)(path, mode, fp);
+	struct mc_guard g;
+	void *ours = NULL;
+	if (mc_enter(&g)) {
+		ours = mc_stream_freopen_begin(fp);
+		mc_leave(&g);
+	}
+	FILE *r = REAL(freopen)(path, mode, fp);
+	if (ours && mc_enter(&g)) {
+		int saved = errno;
+		mc_stream_freopen_end(ours);
+		errno = saved;
+		mc_leave(&g);
+	}
+	return r;
 }
 
 MC_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
 {
-	mc_stream_forget(fp);
-	return REAL(freopen64)(path, mode, fp);
+	struct mc_guard g;
+	void *ours = NULL;
+	if (mc_enter(&g)) {
+		ours = mc_stream_freopen_begin(fp);
+		mc_leave(&g);
+	}
+	FILE *r = REAL(freopen64)(path, mode, fp);
+	if (ours && mc_enter(&g)) {
+		int saved = errno;
+		mc_stream_freopen_end(ours);
+		errno = saved;
+		mc_leave(&g);
+	}
+	return r;
 }
 
 MC_EXPORT FILE *fdopen(int fd, const char *mode)
 {
+	struct mc_guard g;
 	int flags;
-	struct mc_ofd *o = mc_fd_get(fd);
-	if (o) {
-		FILE *fp = mc_stream_mode(mode, &flags) && mc_ofd_check_fd(o, fd) ? mc_stream_open(fd, o) : NULL;
+	if (mc_fd_peek(fd) && mc_enter(&g)) {
+		FILE *fp = NULL;
+		struct mc_ofd *o = mc_fd_get(fd);
+		if (o && mc_stream_mode(mode, &flags) && mc_ofd_check_fd(o, fd))
+			fp = mc_stream_open(fd, o);
+		if (o && !fp)
+			mc_ofd_put(o);
+		mc_leave(&g);
 		if (fp)
 			return fp;
-		mc_ofd_put(o);
 	}
 	return REAL(fdopen)(fd, mode);
 }
@@ -154,7 +213,8 @@ MC_EXPORT FILE *fdopen(int fd, const char *mode)
 MC_EXPORT FILE *setmntent(const char *path, const char *mode)
 {
 	bool handled;
-	FILE *fp = open_stream(path, mode, &handled);
+	/* glibc opens with mode + "ce": close-on-exec, no cancellation */
+	FILE *fp = open_stream(path, mode, O_CLOEXEC, &handled);
 	if (!handled)
 		return REAL(setmntent)(path, mode);
 	if (fp)         /* as glibc: the caller does the locking */
@@ -173,10 +233,15 @@ static struct mntent *mntent_r(struct mc_ofd *o, FILE *fp, struct mntent *mp, ch
 	/* Ours and nothing buffered in the FILE (a program may mix in fgets):
 	 * answer from the parsed snapshot. At the end, or on any doubt, glibc
 	 * reads the stream itself, which sets EOF exactly as it would. */
-	if (o && fp->_IO_read_ptr == fp->_IO_read_end && size > 0) {
+	struct mc_guard g;
+	/* Ours, nothing buffered in the FILE (a program may mix in fgets),
+	 * and no sticky end-of-file or error: those are glibc's to report. */
+	if (o && fp->_IO_read_ptr == fp->_IO_read_end && !(fp->_flags & (_IO_EOF_SEEN | _IO_ERR_SEEN)) &&
+	    size > 0 && mc_enter(&g)) {
 		int saved = errno;
 		int r = mc_ofd_getmntent(o, mp, buf, size);
 		errno = saved;
+		mc_leave(&g);
 		if (r == 1)
 			return mp;
 	}
@@ -193,74 +258,106 @@ MC_EXPORT struct mntent *__getmntent_r(FILE *fp, struct mntent *mp, char *buf, i
 	return mntent_r(mc_stream_ofd(fp), fp, mp, buf, size, REAL(__getmntent_r));
 }
 
+/* glibc's getmntent is getmntent_r into one static struct and one 4 KiB
+ * buffer shared by every stream: a program may rely on the pointer it got
+ * from one stream being overwritten by a call on another. So we fill
+ * glibc's own, learning where they are from one call on a memory stream
+ * (the name field starts the buffer); ours only if that fails. */
+static struct mntent *glibc_m;
+static char *glibc_buf;
+static pthread_once_t glibc_once = PTHREAD_ONCE_INIT;
+
+static void learn_glibc_static(void)
+{
+	static char line[] = "mountcache / none rw 0 0\n";
+	static struct mntent own_m;
+	static char own_buf[4096];
+	FILE *f = fmemopen(line, sizeof line - 1, "r");
+	struct mntent *m = f ? mc_real.getmntent(f) : NULL;
+
+	if (m && m->mnt_fsname && strcmp(m->mnt_fsname, "mountcache") == 0) {
+		glibc_m = m;
+		glibc_buf = m->mnt_fsname;
+	} else {
+		glibc_m = &own_m;
+		glibc_buf = own_buf;
+	}
+	if (f)
+		fclose(f);
+}
+
 MC_EXPORT struct mntent *getmntent(FILE *fp)
 {
-	/* glibc's getmntent is getmntent_r into one static 4 KiB buffer. */
-	static struct mntent m;
-	static char buf[4096];
 	struct mc_ofd *o = mc_stream_ofd(fp);
 	if (!o)
 		return REAL(getmntent)(fp);
-	return mntent_r(o, fp, &m, buf, sizeof buf, REAL(getmntent_r));
+	pthread_once(&glibc_once, learn_glibc_static);
+	return mntent_r(o, fp, glibc_m, glibc_buf, 4096, REAL(getmntent_r));
 }
 
 /* ---- read ------------------------------------------------------------- */
 
-/* Serve a read on @fd (a description of ours, referenced): -1/errno, bytes,
- * or PASS when the fd number no longer holds our file (closed behind our
- * back and reused). */
-static ssize_t serve(struct mc_ofd *o, int fd, const struct iovec *iov, int cnt, off_t off)
+/* Serve a read on @fd if it is ours. Returns true (with *ret, and errno on
+ * -1) when handled; false: call the real function. Not ours costs one
+ * lock-free load. A read is a cancellation point, so it is tested before we
+ * take anything. A nested call (a signal handler) reads the kernel at our
+ * offset, without our locks. */
+static bool serve(int fd, const struct iovec *iov, int cnt, off_t off, bool explicit_off, ssize_t *ret)
 {
-	int saved = errno;
+	struct mc_guard g;
 	ssize_t r;
 
-	if (!mc_ofd_check_fd(o, fd)) {
-		mc_ofd_put(o);
-		mc_fd_forget(fd);
-		errno = saved;
-		return PASS;
+	if (likely(!mc_fd_peek(fd)))
+		return false;
+	if (explicit_off && off < 0) {
+		errno = EINVAL;                 /* as the kernel, for pread et al. */
+		*ret = -1;
+		return true;
 	}
-	r = mc_ofd_read(o, fd, iov, cnt, off);
-	mc_ofd_put(o);
+	pthread_testcancel();
+	int saved = errno;
+	if (!mc_enter(&g)) {
+		struct mc_ofd *o = mc_fd_peek(fd);
+		if (!o)
+			return false;
+		r = mc_ofd_read_nested(o, fd, iov, cnt, off);
+	} else {
+		struct mc_ofd *o = mc_fd_get(fd);
+		if (!o || !mc_ofd_check_fd(o, fd)) {
+			/* closed behind our back and the number reused */
+			if (o)
+				mc_ofd_put(o);
+			mc_fd_forget(fd);
+			mc_leave(&g);
+			errno = saved;
+			return false;
+		}
+		r = mc_ofd_read(o, fd, iov, cnt, off);
+		mc_ofd_put(o);
+		mc_leave(&g);
+	}
 	if (r < 0) {
 		errno = (int)-r;
-		return -1;
+		*ret = -1;
+	} else {
+		errno = saved;
+		*ret = r;
 	}
-	errno = saved;
-	return r;
+	return true;
 }
 
-#define SERVE(fd, iov, cnt, off, real_call)                       \
-	do {                                                      \
-		struct mc_ofd *o_ = mc_fd_get(fd);                \
-		if (likely(!o_))                                  \
-			return real_call;                         \
-		ssize_t r_ = serve(o_, fd, iov, cnt, off);        \
-		return r_ == PASS ? real_call : r_;               \
-	} while (0)
-
-static ssize_t bad_offset(struct mc_ofd *o)
-{
-	mc_ofd_put(o);
-	errno = EINVAL;
-	return -1;
-}
-
-/* Offsets given explicitly must not be negative (the kernel's EINVAL). */
-#define SERVE_AT(fd, iov, cnt, off, real_call)                         \
-	do {                                                           \
-		if (unlikely((off) < 0)) {                             \
-			struct mc_ofd *o_ = mc_fd_get(fd);             \
-			if (o_)                                        \
-				return bad_offset(o_);                 \
-		}                                                      \
-		SERVE(fd, iov, cnt, off, real_call);                   \
+#define SERVE(fd, iov, cnt, off, explicit_off, real_call)                \
+	do {                                                             \
+		ssize_t r_;                                              \
+		if (serve(fd, iov, cnt, off, explicit_off, &r_))         \
+			return r_;                                       \
+		return real_call;                                        \
 	} while (0)
 
 MC_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	struct iovec iov = { buf, n };
-	SERVE(fd, &iov, 1, -1, REAL(read) ? mc_real.read(fd, buf, n) : syscall(SYS_read, fd, buf, n));
+	SERVE(fd, &iov, 1, -1, false, REAL(read) ? mc_real.read(fd, buf, n) : syscall(SYS_read, fd, buf, n));
 }
 
 MC_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -268,19 +365,19 @@ MC_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 	struct iovec iov = { buf, n };
 	if (n > buflen)                         /* the real one aborts */
 		return REAL(__read_chk)(fd, buf, n, buflen);
-	SERVE(fd, &iov, 1, -1, REAL(__read_chk)(fd, buf, n, buflen));
+	SERVE(fd, &iov, 1, -1, false, REAL(__read_chk)(fd, buf, n, buflen));
 }
 
 MC_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
 	struct iovec iov = { buf, n };
-	SERVE_AT(fd, &iov, 1, off, REAL(pread)(fd, buf, n, off));
+	SERVE(fd, &iov, 1, off, true, REAL(pread)(fd, buf, n, off));
 }
 
 MC_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off64_t off)
 {
 	struct iovec iov = { buf, n };
-	SERVE_AT(fd, &iov, 1, off, REAL(pread64)(fd, buf, n, off));
+	SERVE(fd, &iov, 1, off, true, REAL(pread64)(fd, buf, n, off));
 }
 
 MC_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
@@ -288,7 +385,7 @@ MC_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buf
 	struct iovec iov = { buf, n };
 	if (n > buflen)
 		return REAL(__pread_chk)(fd, buf, n, off, buflen);
-	SERVE_AT(fd, &iov, 1, off, REAL(__pread_chk)(fd, buf, n, off, buflen));
+	SERVE(fd, &iov, 1, off, true, REAL(__pread_chk)(fd, buf, n, off, buflen));
 }
 
 MC_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t buflen)
@@ -296,47 +393,48 @@ MC_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t
 	struct iovec iov = { buf, n };
 	if (n > buflen)
 		return REAL(__pread64_chk)(fd, buf, n, off, buflen);
-	SERVE_AT(fd, &iov, 1, off, REAL(__pread64_chk)(fd, buf, n, off, buflen));
+	SERVE(fd, &iov, 1, off, true, REAL(__pread64_chk)(fd, buf, n, off, buflen));
 }
 
 MC_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-	SERVE(fd, iov, cnt, -1, REAL(readv)(fd, iov, cnt));
+	SERVE(fd, iov, cnt, -1, false, REAL(readv)(fd, iov, cnt));
 }
 
 MC_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	SERVE_AT(fd, iov, cnt, off, REAL(preadv)(fd, iov, cnt, off));
+	SERVE(fd, iov, cnt, off, true, REAL(preadv)(fd, iov, cnt, off));
 }
 
 MC_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off64_t off)
 {
-	SERVE_AT(fd, iov, cnt, off, REAL(preadv64)(fd, iov, cnt, off));
+	SERVE(fd, iov, cnt, off, true, REAL(preadv64)(fd, iov, cnt, off));
 }
 
-/* preadv2: offset -1 means the file position. RWF_NOWAIT is refused on
- * seq_file (EOPNOTSUPP); the kernel checks the other flags and ignores them
- * for a read, so do we, after letting it judge them on a zero-length read. */
+/* preadv2: offset -1 means the file position. Which RWF_ flags a read may
+ * carry is the kernel's to say, and differs between versions (RWF_NOWAIT,
+ * RWF_ATOMIC, RWF_DONTCACHE and unknown flags are refused on a seq_file
+ * here): ask it with a 1-byte read at offset 0 of the real fd, which moves
+ * nothing we serve from, and pass on its verdict. */
 static ssize_t preadv2_common(int fd, const struct iovec *iov, int cnt, off64_t off, int flags,
 			      ssize_t (*real)(int, const struct iovec *, int, off64_t, int))
 {
-	struct mc_ofd *o = mc_fd_get(fd);
-	if (likely(!o))
+	ssize_t r;
+	if (likely(!mc_fd_peek(fd)))
 		return real(fd, iov, cnt, off, flags);
-	if (off < -1)
-		return bad_offset(o);
-	if (flags) {
-		mc_ofd_put(o);
-		if (flags & RWF_NOWAIT) {
-			errno = EOPNOTSUPP;
-			return -1;
-		}
-		o = mc_fd_get(fd);
-		if (!o)
-			return real(fd, iov, cnt, off, flags);
+	if (off < -1) {
+		errno = EINVAL;
+		return -1;
 	}
-	ssize_t r = serve(o, fd, iov, cnt, off);
-	return r == PASS ? real(fd, iov, cnt, off, flags) : r;
+	if (flags) {
+		char c;
+		struct iovec one = { &c, 1 };
+		if (real(fd, &one, 1, 0, flags) < 0)
+			return -1;
+	}
+	if (serve(fd, iov, cnt, off, false, &r))
+		return r;
+	return real(fd, iov, cnt, off, flags);
 }
 
 MC_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
@@ -353,16 +451,20 @@ MC_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off64_t o
 
 static off_t seek(int fd, off_t off, int whence, off_t (*real)(int, off_t, int))
 {
-	struct mc_ofd *o = mc_fd_get(fd);
-	if (likely(!o))
+	struct mc_guard g;
+	if (likely(!mc_fd_peek(fd)) || !mc_enter(&g))
 		return real(fd, off, whence);
-	if (!mc_ofd_check_fd(o, fd)) {
-		mc_ofd_put(o);
+	struct mc_ofd *o = mc_fd_get(fd);
+	if (!o || !mc_ofd_check_fd(o, fd)) {
+		if (o)
+			mc_ofd_put(o);
 		mc_fd_forget(fd);
+		mc_leave(&g);
 		return real(fd, off, whence);
 	}
 	off_t r = mc_ofd_lseek(o, off, whence);
 	mc_ofd_put(o);
+	mc_leave(&g);
 	if (r < 0) {
 		errno = (int)-r;
 		return -1;
@@ -380,23 +482,52 @@ MC_EXPORT off64_t lseek64(int fd, off64_t off, int whence)
 	return seek(fd, off, whence, REAL(lseek64));
 }
 
+/* Map updates for fds the program closes or duplicates; skipped in a
+ * nested call (a stale entry is caught later by the device/inode check). */
+static void forget(int fd)
+{
+	struct mc_guard g;
+	if (mc_fd_peek(fd) && mc_enter(&g)) {
+		mc_fd_forget(fd);
+		mc_leave(&g);
+	}
+}
+
+static void forget_range(unsigned first, unsigned last)
+{
+	struct mc_guard g;
+	if (mc_enter(&g)) {
+		mc_fd_forget_range(first, last);
+		mc_leave(&g);
+	}
+}
+
+static void dup_to(int fd, int fd2)
+{
+	struct mc_guard g;
+	if ((mc_fd_peek(fd) || mc_fd_peek(fd2)) && mc_enter(&g)) {
+		mc_fd_dup(fd, fd2);
+		mc_leave(&g);
+	}
+}
+
 MC_EXPORT int close(int fd)
 {
-	mc_fd_forget(fd);
+	forget(fd);
 	return REAL(close) ? mc_real.close(fd) : (int)syscall(SYS_close, fd);
 }
 
 MC_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	if (!(flags & CLOSE_RANGE_CLOEXEC))
-		mc_fd_forget_range(first, last);
+		forget_range(first, last);
 	return REAL(close_range)(first, last, flags);
 }
 
 MC_EXPORT void closefrom(int lowfd)
 {
 	if (lowfd >= 0)
-		mc_fd_forget_range((unsigned)lowfd, UINT_MAX);
+		forget_range((unsigned)lowfd, UINT_MAX);
 	REAL(closefrom)(lowfd);
 }
 
@@ -404,7 +535,7 @@ MC_EXPORT int dup(int fd)
 {
 	int r = REAL(dup)(fd);
 	if (r >= 0)
-		mc_fd_dup(fd, r);
+		dup_to(fd, r);
 	return r;
 }
 
@@ -412,7 +543,7 @@ MC_EXPORT int dup2(int fd, int fd2)
 {
 	int r = REAL(dup2)(fd, fd2);
 	if (r >= 0)
-		mc_fd_dup(fd, fd2);
+		dup_to(fd, fd2);
 	return r;
 }
 
@@ -420,7 +551,7 @@ MC_EXPORT int dup3(int fd, int fd2, int flags)
 {
 	int r = REAL(dup3)(fd, fd2, flags);
 	if (r >= 0)
-		mc_fd_dup(fd, fd2);
+		dup_to(fd, fd2);
 	return r;
 }
 
@@ -428,7 +559,7 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
 	int r = real ? real(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
 	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-		mc_fd_dup(fd, r);
+		dup_to(fd, r);
 	return r;
 }
 
@@ -460,7 +591,7 @@ MC_EXPORT int fcntl64(int fd, int cmd, ...)
 static int invalidated(int r)
 {
 	int saved = errno;
-	mc_views_invalidate();
+	mc_views_invalidate();          /* one atomic increment: no lock */
 	errno = saved;
 	return r;
 }
@@ -523,4 +654,148 @@ MC_EXPORT int chroot(const char *path)
 	if (r == 0 && gettid() != getpid())
 		mc_threads_diverged = true;
 	return invalidated(r);
+}
+
+/* ---- exec, spawn, and the kernel reading the fd itself ------------------ */
+
+static void before_exec(void)
+{
+	struct mc_guard g;
+	if (mc_enter(&g)) {
+		mc_fd_sync_kernel_inherited();
+		mc_leave(&g);
+	}
+}
+
+MC_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return REAL(execve)(path, argv, envp);
+}
+
+MC_EXPORT int execv(const char *path, char *const argv[])
+{
+	before_exec();
+	return REAL(execv)(path, argv);
+}
+
+MC_EXPORT int execvp(const char *file, char *const argv[])
+{
+	before_exec();
+	return REAL(execvp)(file, argv);
+}
+
+MC_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return REAL(execvpe)(file, argv, envp);
+}
+
+MC_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return REAL(fexecve)(fd, argv, envp);
+}
+
+/* execl, execlp, execle: glibc builds the argument vector and calls its
+ * internal execve, which we cannot see; so do we, and call ours. */
+#define EXECL_ARGV(first, ap, argv)                                          \
+	size_t n_ = 1;                                                        \
+	va_start(ap, first);                                                  \
+	while (va_arg(ap, char *))                                            \
+		n_++;                                                         \
+	va_end(ap);                                                           \
+	char *argv[n_ + 1];                                                   \
+	argv[0] = (char *)(first);                                            \
+	va_start(ap, first);                                                  \
+	for (size_t i_ = 1; i_ <= n_; i_++)                                   \
+		argv[i_] = va_arg(ap, char *);
+
+MC_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	EXECL_ARGV(arg, ap, argv)
+	va_end(ap);
+	return execv(path, argv);
+}
+
+MC_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	EXECL_ARGV(arg, ap, argv)
+	va_end(ap);
+	return execvp(file, argv);
+}
+
+MC_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	EXECL_ARGV(arg, ap, argv)
+	char *const *envp = va_arg(ap, char *const *);
+	va_end(ap);
+	return execve(path, argv, envp);
+}
+
+MC_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+}
+
+MC_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	before_exec();
+	return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
+}
+
+MC_EXPORT int system(const char *cmd)
+{
+	before_exec();
+	return REAL(system)(cmd);
+}
+
+MC_EXPORT FILE *popen(const char *cmd, const char *mode)
+{
+	before_exec();
+	return REAL(popen)(cmd, mode);
+}
+
+/* The kernel reads @in itself: give it our offset, take back its own. */
+#define KERNEL_READS(in, call)                                           \
+	do {                                                             \
+		struct mc_guard g_;                                      \
+		if (!mc_fd_peek(in) || !mc_enter(&g_))                   \
+			return call;                                     \
+		mc_fd_sync_kernel(in);                                   \
+		mc_leave(&g_);                                           \
+		ssize_t r_ = call;                                       \
+		int e_ = errno;                                          \
+		if (mc_enter(&g_)) {                                     \
+			mc_fd_adopt_kernel(in);                          \
+			mc_leave(&g_);                                   \
+		}                                                        \
+		errno = e_;                                              \
+		return r_;                                               \
+	} while (0)
+
+MC_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
+{
+	KERNEL_READS(in, REAL(sendfile)(out, in, off, n));
+}
+
+MC_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
+{
+	KERNEL_READS(in, REAL(sendfile64)(out, in, off, n));
+}
+
+MC_EXPORT ssize_t splice(int in, off64_t *off_in, int out, off64_t *off_out, size_t n, unsigned flags)
+{
+	KERNEL_READS(in, REAL(splice)(in, off_in, out, off_out, n, flags));
+}
+
+MC_EXPORT ssize_t copy_file_range(int in, off64_t *off_in, int out, off64_t *off_out, size_t n, unsigned flags)
+{
+	KERNEL_READS(in, REAL(copy_file_range)(in, off_in, out, off_out, n, flags));
 }

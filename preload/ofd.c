@@ -35,6 +35,7 @@ struct mc_slot {
 	int64_t pos;
 	int64_t read_pos;
 	int64_t kend;                   /* seq_file: end of the rendered window */
+	int64_t kpos;                   /* kernel offset we set for exec, or -1 */
 	uint32_t bufsize;               /* seq_file: its buffer size */
 	uint64_t gen;
 	int refs;                       /* processes holding it, atomic */
@@ -69,6 +70,7 @@ static struct mc_slot *slot_alloc(void)
 				struct mc_slot *s = &p->slots[i];
 				s->owner = 0;
 				s->pos = s->read_pos = s->kend = 0;
+				s->kpos = -1;
 				s->bufsize = SEQ_PAGE;
 				s->gen = 0;
 				s->refs = 1;
@@ -156,7 +158,7 @@ static struct mc_ofd **map_slot(int fd, bool create)
 		return NULL;
 	struct mc_ofd **l2 = __atomic_load_n(&fd_map[fd >> L2_BITS], __ATOMIC_ACQUIRE);
 	if (!l2 && create) {
-		l2 = calloc(L2_SIZE, sizeof *l2);
+		l2 = mc_zalloc(L2_SIZE * sizeof *l2);
 		if (!l2)
 			return NULL;
 		__atomic_store_n(&fd_map[fd >> L2_BITS], l2, __ATOMIC_RELEASE);
@@ -175,7 +177,7 @@ static void ofd_unref_locked(struct mc_ofd *o)
 		}
 	slot_put(o->slot);
 	mc_snap_unref(o->snap);
-	free(o);
+	mc_zfree(o, sizeof *o);
 }
 
 int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt)
@@ -183,7 +185,7 @@ int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt)
 	struct stat st;
 	if (mc_sys_fstat(fd, &st) < 0)
 		return -errno;
-	struct mc_ofd *o = calloc(1, sizeof *o);
+	struct mc_ofd *o = mc_zalloc(sizeof *o);
 	if (!o)
 		return -ENOMEM;
 	o->refs = 1;
@@ -197,7 +199,7 @@ int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt)
 	o->slot = e ? slot_alloc() : NULL;
 	if (!o->slot) {
 		pthread_mutex_unlock(&fd_lock);
-		free(o);
+		mc_zfree(o, sizeof *o);
 		return -ENOMEM;
 	}
 	if (*e)                         /* a stale entry: the fd was reused */
@@ -207,6 +209,12 @@ int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt)
 	__atomic_store_n(e, o, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&fd_lock);
 	return 0;
+}
+
+struct mc_ofd *mc_fd_peek(int fd)
+{
+	struct mc_ofd **e = map_slot(fd, false);
+	return e ? __atomic_load_n(e, __ATOMIC_ACQUIRE) : NULL;
 }
 
 struct mc_ofd *mc_fd_get(int fd)
@@ -404,6 +412,8 @@ static ssize_t kernel_read(int fd, const struct iovec *iov, int iovcnt, int64_t 
 	return n < 0 ? -errno : n;
 }
 
+static void follow_kernel(struct mc_slot *s, int fd);
+
 ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcnt, off_t off)
 {
 	struct mc_slot *s = o->slot;
@@ -418,6 +428,7 @@ ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcn
 		total += iov[i].iov_len;
 	}
 	slot_lock(s);
+	follow_kernel(s, fd);
 	int64_t pos = off >= 0 ? off : s->pos;
 	if (total == 0) {
 		n = 0;
@@ -444,6 +455,18 @@ ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcn
 	return n;
 }
 
+ssize_t mc_ofd_read_nested(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcnt, off_t off)
+{
+	struct mc_slot *s = o->slot;
+	int64_t pos = off >= 0 ? off : __atomic_load_n(&s->pos, __ATOMIC_ACQUIRE);
+	ssize_t n = kernel_read(fd, iov, iovcnt, pos);
+	if (n > 0 && off < 0)
+		__atomic_store_n(&s->pos, pos + n, __ATOMIC_RELEASE);
+	/* Our window no longer matches what was read: find pos anew. */
+	__atomic_store_n(&s->read_pos, -1, __ATOMIC_RELEASE);
+	return n;
+}
+
 off_t mc_ofd_lseek(struct mc_ofd *o, off_t off, int whence)
 {
 	struct mc_slot *s = o->slot;
@@ -466,6 +489,75 @@ off_t mc_ofd_lseek(struct mc_ofd *o, off_t off, int whence)
 	}
 	slot_unlock(s);
 	return r;
+}
+
+/* ---- the kernel's own file position ------------------------------------
+ * We never read through the program's fd, so the kernel's offset stays at
+ * 0. Nothing shows that (the program reads through us) except: a program
+ * exec'd with the fd, sendfile/splice/copy_file_range (the kernel reads it
+ * directly), and /proc/self/fdinfo. Before the first two we move the
+ * kernel's offset to ours (seq_lseek renders up to it: a read's cost, but
+ * only then); after sendfile & co. we take the kernel's offset back. */
+
+static void sync_one(struct mc_ofd *o, int fd)
+{
+	int64_t pos = __atomic_load_n(&o->slot->pos, __ATOMIC_ACQUIRE);
+	if (mc_ofd_check_fd(o, fd) && mc_sys_lseek(fd, pos, SEEK_SET) == pos)
+		__atomic_store_n(&o->slot->kpos, pos, __ATOMIC_RELEASE);
+}
+
+/* With slot->lock held, for descriptions another program may now share
+ * (we set the kernel offset for an exec): if that program moved the
+ * kernel's offset, the shared offset is the kernel's. */
+static void follow_kernel(struct mc_slot *s, int fd)
+{
+	if (likely(s->kpos < 0))
+		return;
+	off_t k = mc_sys_lseek(fd, 0, SEEK_CUR);
+	if (k >= 0 && k != s->kpos) {
+		s->pos = s->kpos = k;
+		s->read_pos = -1;
+	}
+}
+
+void mc_fd_sync_kernel(int fd)
+{
+	struct mc_ofd *o = mc_fd_get(fd);
+	if (o) {
+		sync_one(o, fd);
+		mc_ofd_put(o);
+	}
+}
+
+void mc_fd_adopt_kernel(int fd)
+{
+	struct mc_ofd *o = mc_fd_get(fd);
+	if (!o)
+		return;
+	off_t k = mc_sys_lseek(fd, 0, SEEK_CUR);
+	if (k >= 0 && mc_ofd_check_fd(o, fd)) {
+		slot_lock(o->slot);
+		o->slot->pos = k;
+		o->slot->read_pos = -1;         /* our window is not the kernel's */
+		slot_unlock(o->slot);
+	}
+	mc_ofd_put(o);
+}
+
+void mc_fd_sync_kernel_inherited(void)
+{
+	pthread_mutex_lock(&fd_lock);
+	for (unsigned l1 = 0; l1 < L1_SIZE; l1++) {
+		if (!fd_map[l1])
+			continue;
+		for (unsigned i = 0; i < L2_SIZE; i++) {
+			int fd = (int)(l1 << L2_BITS | i);
+			struct mc_ofd *o = fd_map[l1][i];
+			if (o && !(mc_sys_fcntl(fd, F_GETFD, 0) & FD_CLOEXEC))
+				sync_one(o, fd);
+		}
+	}
+	pthread_mutex_unlock(&fd_lock);
 }
 
 /* ---- getmntent -------------------------------------------------------- */
@@ -521,11 +613,11 @@ int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz)
 		if (m->mntent_fast && (size_t)m->line_len + 2 <= (size_t)bufsiz) {
 			/* The whole line fits: glibc would produce exactly the
 			 * fields we decoded at parse time. One copy. */
-			memcpy(buf, t->arena + m->source, m->mntent_len);
-			mp->mnt_fsname = buf;
-			mp->mnt_dir = buf + (m->target - m->source);
-			mp->mnt_type = buf + (m->fstype - m->source);
-			mp->mnt_opts = buf + (m->vfs_opts - m->source);
+			memcpy(buf, t->arena + m->mntent_off, m->mntent_len);
+			mp->mnt_fsname = buf + (m->source - m->mntent_off);
+			mp->mnt_dir = buf + (m->target - m->mntent_off);
+			mp->mnt_type = buf + (m->fstype - m->mntent_off);
+			mp->mnt_opts = buf + (m->vfs_opts - m->mntent_off);
 			mp->mnt_freq = m->freq;
 			mp->mnt_passno = m->passno;
 			r = 1;

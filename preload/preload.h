@@ -3,6 +3,7 @@
 #define MC_PRELOAD_H
 
 #include <dirent.h>
+#include <pthread.h>
 #include <mntent.h>
 #include <sys/mount.h>
 #include <stdio.h>
@@ -62,6 +63,19 @@ struct mc_real {
 	int (*setns)(int, int);
 	int (*unshare)(int);
 	int (*chroot)(const char *);
+	int (*execve)(const char *, char *const[], char *const[]);
+	int (*execv)(const char *, char *const[]);
+	int (*execvp)(const char *, char *const[]);
+	int (*execvpe)(const char *, char *const[], char *const[]);
+	int (*fexecve)(int, char *const[], char *const[]);
+	int (*posix_spawn)(pid_t *, const char *, const void *, const void *, char *const[], char *const[]);
+	int (*posix_spawnp)(pid_t *, const char *, const void *, const void *, char *const[], char *const[]);
+	int (*system)(const char *);
+	FILE *(*popen)(const char *, const char *);
+	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	ssize_t (*sendfile64)(int, int, off64_t *, size_t);
+	ssize_t (*splice)(int, off64_t *, int, off64_t *, size_t, unsigned);
+	ssize_t (*copy_file_range)(int, off64_t *, int, off64_t *, size_t, unsigned);
 };
 extern struct mc_real mc_real;
 extern bool mc_disabled;
@@ -69,6 +83,29 @@ extern bool mc_disabled;
  * before our constructor and from inside dlsym. */
 void mc_preload_init(void);
 #define REAL(f) (mc_preload_init(), mc_real.f)
+
+/* Re-entry: a signal handler may call open() or read() while this thread is
+ * inside our code, holding a lock. Nested calls must not take our locks:
+ * they go to the kernel. Inside our code cancellation is disabled, so that
+ * pthread_cancel() never unwinds through a held lock (our own calls to poll
+ * and nanosleep are cancellation points). */
+extern __thread int mc_busy;
+struct mc_guard {
+	int cancel;
+};
+static inline bool mc_enter(struct mc_guard *g)
+{
+	if (mc_busy)
+		return false;
+	mc_busy = 1;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &g->cancel);
+	return true;
+}
+static inline void mc_leave(struct mc_guard *g)
+{
+	pthread_setcancelstate(g->cancel, NULL);
+	mc_busy = 0;
+}
 
 /* ---- ofd.c: open file descriptions we serve ---------------------------- */
 struct mc_ofd;
@@ -78,6 +115,11 @@ int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt);
 /* The description behind @fd with a reference, or NULL if not ours. The
  * NULL case is lock-free: every read() of the process passes here. */
 struct mc_ofd *mc_fd_get(int fd);
+/* Is @fd ours? Lock-free, no reference: for nested (signal handler) calls. */
+struct mc_ofd *mc_fd_peek(int fd);
+/* A read from a nested call: the kernel's bytes at our offset (pread on a
+ * seq_file renders from the start), without our locks. */
+ssize_t mc_ofd_read_nested(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcnt, off_t off);
 void mc_ofd_put(struct mc_ofd *o);
 /* Is @fd still the file we track (device and inode)? */
 bool mc_ofd_check_fd(struct mc_ofd *o, int fd);
@@ -95,6 +137,13 @@ FILE *mc_ofd_stream(struct mc_ofd *o);
 /* getmntent_r from the parsed snapshot. Returns 1 and fills @mp, 0 at end of
  * table, <0 when the caller must use glibc (the stream is left untouched). */
 int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz);
+/* The kernel's offset of @fd set to ours (before the kernel reads it
+ * itself), and ours taken from the kernel's (after). */
+void mc_fd_sync_kernel(int fd);
+void mc_fd_adopt_kernel(int fd);
+/* Before exec or spawn: every served fd that survives exec gets its kernel
+ * offset set to ours. */
+void mc_fd_sync_kernel_inherited(void);
 void mc_ofd_atfork_prepare(void);
 void mc_ofd_atfork_parent(void);
 void mc_ofd_atfork_child(void);
@@ -106,8 +155,10 @@ FILE *mc_stream_open(int fd, struct mc_ofd *o);
 /* The description behind one of our streams (no reference taken: valid
  * while the stream is open), or NULL. Lock-free. */
 struct mc_ofd *mc_stream_ofd(FILE *fp);
-/* freopen() is about to turn @fp into a plain FILE: let go of it. */
-void mc_stream_forget(FILE *fp);
+/* freopen() turns one of our streams into a plain FILE: _begin before the
+ * real freopen (our cookie must keep working during it), _end after. */
+void *mc_stream_freopen_begin(FILE *fp);
+void mc_stream_freopen_end(void *cookie);
 /* Parse an fopen mode: true (and O_ flags) if it is one we serve (read only). */
 bool mc_stream_mode(const char *mode, int *ret_flags);
 
@@ -122,6 +173,9 @@ bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan 
 /* After the real open returned @fd: start serving it. Returns the
  * description (referenced) when @want_ofd and served, else NULL. */
 struct mc_ofd *mc_track_commit(const struct mc_track_plan *plan, int fd, bool want_ofd);
+/* After any real open: commit @plan (when not NULL), or forget what we knew
+ * of the number @fd (it was free, so any mapping of it is stale). */
+void mc_track_done(const struct mc_track_plan *plan, int fd);
 extern bool mc_threads_diverged;
 /* Is this path, for an open with these flags, possibly one we serve? */
 bool mc_track_wanted(const char *path, int flags);

@@ -14,6 +14,7 @@
 
 struct mc_real mc_real;
 bool mc_disabled;
+__thread int mc_busy;
 
 static int init_state;                  /* 0 none, 1 running, 2 done; atomic */
 static __thread bool initialising;
@@ -47,6 +48,9 @@ static void do_init(void)
 	RESOLVE(endmntent);
 	RESOLVE(mount); RESOLVE(umount); RESOLVE(umount2); RESOLVE(mount_setattr);
 	RESOLVE(move_mount); RESOLVE(setns); RESOLVE(unshare); RESOLVE(chroot);
+	RESOLVE(execve); RESOLVE(execv); RESOLVE(execvp); RESOLVE(execvpe); RESOLVE(fexecve);
+	RESOLVE(posix_spawn); RESOLVE(posix_spawnp); RESOLVE(system); RESOLVE(popen);
+	RESOLVE(sendfile); RESOLVE(sendfile64); RESOLVE(splice); RESOLVE(copy_file_range);
 
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	MC_DEBUG("preload ready%s", mc_disabled ? " (disabled)" : "");

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "preload.h"
 
@@ -17,6 +18,7 @@ struct cookie {
 	struct mc_ofd *o;               /* one reference, dropped at close */
 	int fd;
 	FILE *fp;
+	char buf[];                     /* the FILE's buffer, st_blksize bytes */
 };
 
 /* Our open streams, so that getmntent() can find a stream's description
@@ -76,23 +78,43 @@ static void release(struct cookie *k)
 	}
 }
 
-void mc_stream_forget(FILE *fp)
+void *mc_stream_freopen_begin(FILE *fp)
 {
-	/* glibc's freopen() keeps the FILE and its fd number but swaps in
-	 * plain file operations, so our cookie is never called again: it is
-	 * left behind (a few bytes) and only the description is released. */
 	struct cookie *k = stream_find(fp, false);
-	if (k) {
-		mc_fd_forget(k->fd);
-		release(k);
-	}
+	/* fopencookie() leaves _wide_data at (void *)-1, and glibc's freopen
+	 * writes through it unless it is NULL: it would crash on any cookie
+	 * stream. The reopened FILE then has no wide-character support. */
+	if (k)
+		fp->_wide_data = NULL;
+	return k;
+}
+
+void mc_stream_freopen_end(void *cookie)
+{
+	/* glibc's freopen() synced the stream through our cookie, then swapped
+	 * in plain file operations and its own buffer, and moved a new file
+	 * onto the same fd number: the cookie and its buffer are unreachable
+	 * now, and the fd number no longer holds our description. */
+	struct cookie *k = cookie;
+	if (!k)
+		return;
+	mc_fd_forget(k->fd);
+	release(k);
+	free(k);
 }
 
 static ssize_t c_read(void *c, char *buf, size_t n)
 {
 	struct cookie *k = c;
 	struct iovec iov = { buf, n };
-	ssize_t r = mc_ofd_read(k->o, k->fd, &iov, 1, -1);
+	struct mc_guard g;
+	ssize_t r;
+	if (mc_enter(&g)) {
+		r = mc_ofd_read(k->o, k->fd, &iov, 1, -1);
+		mc_leave(&g);
+	} else {
+		r = mc_ofd_read_nested(k->o, k->fd, &iov, 1, -1);
+	}
 	if (r < 0) {
 		errno = (int)-r;
 		return -1;
@@ -103,6 +125,10 @@ static ssize_t c_read(void *c, char *buf, size_t n)
 static int c_seek(void *c, off64_t *off, int whence)
 {
 	struct cookie *k = c;
+	/* glibc seeks a plain FILE to SEEK_END as st_size + off: the kernel
+	 * file's st_size is 0, so that is SEEK_SET to off. */
+	if (whence == SEEK_END)
+		whence = SEEK_SET;
 	off_t r = mc_ofd_lseek(k->o, *off, whence);
 	if (r < 0) {
 		errno = (int)-r;
@@ -131,20 +157,16 @@ bool mc_stream_mode(const char *mode, int *ret_flags)
 {
 	int flags = O_RDONLY;
 
-	if (!mode || mode[0] != 'r')
+	/* As glibc's fopen: the first character, then at most six more, of
+	 * which it knows "+xbmce" and ignores the rest; ",ccs=" asks for a
+	 * wide-character conversion we do not offer, "+" for writing. */
+	if (!mode || mode[0] != 'r' || strchr(mode, ','))
 		return false;
-	/* ",ccs=" asks for a wide-character conversion we do not offer; '+'
-	 * for writing. */
-	for (const char *p = mode + 1; *p; p++) {
-		switch (*p) {
-		case 'b': case 'c': case 'm': case 'x':
-			break;
-		case 'e':
-			flags |= O_CLOEXEC;
-			break;
-		default:
+	for (int i = 1; i < 7 && mode[i]; i++) {
+		if (mode[i] == '+')
 			return false;
-		}
+		if (mode[i] == 'e')
+			flags |= O_CLOEXEC;
 	}
 	*ret_flags = flags;
 	return true;
@@ -152,7 +174,14 @@ bool mc_stream_mode(const char *mode, int *ret_flags)
 
 FILE *mc_stream_open(int fd, struct mc_ofd *o)
 {
-	struct cookie *k = malloc(sizeof *k);
+	/* A kernel-backed FILE buffers st_blksize bytes (1 KiB on procfs)
+	 * when that is below BUFSIZ: so does ours, so that the fd position
+	 * after stdio reads is the same. */
+	struct stat st;
+	size_t size = BUFSIZ;
+	if (mc_sys_fstat(fd, &st) == 0 && st.st_blksize > 0 && st.st_blksize < BUFSIZ)
+		size = (size_t)st.st_blksize;
+	struct cookie *k = malloc(sizeof *k + size);
 	if (!k)
 		return NULL;
 	*k = (struct cookie){ .o = o, .fd = fd };
@@ -170,6 +199,7 @@ FILE *mc_stream_open(int fd, struct mc_ofd *o)
 		fclose(fp);
 		return NULL;
 	}
+	setvbuf(fp, k->buf, _IOFBF, size);
 	fp->_fileno = fd;
 	mc_ofd_set_stream(o, fp);
 	return fp;

@@ -165,7 +165,10 @@ struct mc_ofd *mc_track_commit(const struct mc_track_plan *plan, int fd, bool wa
 
 	if (fd < 0 || fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
 		goto out;
-	if (mc_fd_track(fd, plan->view, plan->fmt) < 0)
+	/* Our own fd on this view must be opened now, while the process is
+	 * still in the namespace and root the program's fd was opened in:
+	 * the program may unshare() or chroot() before it reads. */
+	if (mc_view_prepare(plan->view) < 0 || mc_fd_track(fd, plan->view, plan->fmt) < 0)
 		goto out;
 	MC_DEBUG("fd %d served from snapshots", fd);
 	if (want_ofd)
@@ -173,4 +176,14 @@ struct mc_ofd *mc_track_commit(const struct mc_track_plan *plan, int fd, bool wa
 out:
 	errno = saved;
 	return o;
+}
+
+void mc_track_done(const struct mc_track_plan *plan, int fd)
+{
+	if (fd < 0)
+		return;
+	if (plan)
+		mc_track_commit(plan, fd, false);
+	else
+		mc_fd_forget(fd);
 }

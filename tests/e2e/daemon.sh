@@ -59,7 +59,9 @@ one_capture() {
 	local before after
 	before=$("$B/mountcache" stats 2>/dev/null | awk '/^captures/ {print $2}')
 	mount -t tmpfs herd "$MC_FIXTURE_LATE"
-	for _ in $(seq 20); do LD_PRELOAD=$PRE cat /proc/self/mountinfo >/dev/null & done; wait
+	local pids=()
+	for _ in $(seq 20); do LD_PRELOAD=$PRE cat /proc/self/mountinfo >/dev/null & pids+=($!); done
+	wait "${pids[@]}"
 	umount "$MC_FIXTURE_LATE"
 	after=$("$B/mountcache" stats 2>/dev/null | awk '/^captures/ {print $2}')
 	echo "captures before $before, after $after (mount + umount: 2 changes, 20 readers)"
