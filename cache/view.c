@@ -76,9 +76,9 @@ int mc_view_key_self(struct mc_view_key *ret)
 		return -errno;
 	if (!(sx.stx_mask & (STATX_MNT_ID | STATX_MNT_ID_UNIQUE)))
 		return -EOPNOTSUPP;
-	ret->root_mnt = sx.stx_mnt_id;
-	ret->root_ino = sx.stx_ino;
-	ret->root_dev = (uint64_t)sx.stx_dev_major << 32 | sx.stx_dev_minor;
+	/* The whole key: views are compared with memcmp. */
+	*ret = (struct mc_view_key){ .root_mnt = sx.stx_mnt_id, .root_ino = sx.stx_ino,
+				     .root_dev = (uint64_t)sx.stx_dev_major << 32 | sx.stx_dev_minor };
 	return 0;
 }
 
