@@ -1,6 +1,8 @@
 /* test_capture.c: a validated capture is never torn, while the bare kernel
  * read under the same churn is (which shows the check can fail).
  *
+ * And the check itself can fail: a bare kernel read across a change is torn.
+ *
  * Run inside the fixture (build/mkmounts -n 5000 -- build/test_capture):
  * it starts build/churn, which cycles "mount late; umount late; early rw;
  * early ro" in bursts of 20 cycles (8 ms) with 30 ms pauses: bursty, as
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,22 +42,6 @@ static int torn(const char *text, size_t len)
 		r = l && strncmp(mc_str(&t, e->vfs_opts), "rw", 2) == 0;
 	mc_table_free(&t);
 	return r;
-}
-
-static void kernel_read(struct mc_buf *b)
-{
-	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	b->len = 0;
-	for (;;) {
-		assert_int_equal(mc_buf_reserve(b, b->len + 65536), 0);
-		ssize_t n = read(fd, b->data + b->len, 65536);
-		assert_true(n >= 0);
-		if (n == 0)
-			break;
-		b->len += n;
-	}
-	close(fd);
 }
 
 static int setup(void **state)
@@ -91,29 +78,36 @@ static int teardown(void **state)
 	return 0;
 }
 
-static double now(void)
-{
-	return mc_now_ns() / 1e9;
-}
-
-/* The bare kernel read tears under this churn: keep reading until one tear
- * is seen (bounded), so the detector is known to work on this machine. */
+/* The bare kernel read tears, deterministically: read the first page (it
+ * holds "early", read-write), then remount early read-only and mount late,
+ * then read the rest (it holds late). The text shows "early rw" with "late
+ * present": a state that never existed. This is what the check detects. */
 static void test_kernel_read_tears(void **state)
 {
 	(void)state;
 	struct mc_buf b = { 0 };
-	int reads = 0, tears = 0;
-	double until = now() + 30;
-	while (tears == 0 && now() < until) {
-		kernel_read(&b);
-		int r = torn(b.data, b.len);
-		assert_true(r >= 0);
-		tears += r;
-		reads++;
+	kill(churn_pid, SIGSTOP);
+	usleep(20000);
+	assert_int_equal(mount(NULL, early, NULL, MS_REMOUNT | MS_BIND, NULL), 0);
+	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(mc_buf_reserve(&b, 1 << 20), 0);
+	ssize_t n = read(fd, b.data, 4096);            /* one page: early */
+	assert_true(n > 0);
+	b.len = (size_t)n;
+	assert_int_equal(mount(NULL, early, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0);
+	assert_int_equal(mount("late", late, "tmpfs", 0, NULL), 0);
+	while ((n = read(fd, b.data + b.len, 65536)) > 0) {
+		b.len += (size_t)n;
+		assert_int_equal(mc_buf_reserve(&b, b.len + 65536), 0);
 	}
-	print_message("kernel reads: %d, torn: %d\n", reads, tears);
+	close(fd);
+	int t = torn(b.data, b.len);
+	assert_int_equal(umount(late), 0);
+	kill(churn_pid, SIGCONT);
+	print_message("kernel read across a change: %s\n", t == 1 ? "torn" : "not torn");
 	mc_buf_free(&b);
-	assert_true(tears > 0);
+	assert_int_equal(t, 1);
 }
 
 static void test_validated_capture_never_torn(void **state)
