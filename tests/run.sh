@@ -14,11 +14,13 @@ run() {
 	local name=$1; shift
 	local t0=$SECONDS
 	echo "=== $name"
-	"$@"
+	# No test may hang the suite: 10 minutes each at most.
+	timeout -k 10 600 "$@"
 	local rc=$?
 	case $rc in
 	0) pass=$((pass + 1)); echo "--- ok: $name ($((SECONDS - t0)) s)" ;;
 	77) skip=$((skip + 1)); echo "--- skipped: $name" ;;
+	124) fail=$((fail + 1)); failed+=("$name"); echo "--- FAILED (timed out): $name" ;;
 	*) fail=$((fail + 1)); failed+=("$name"); echo "--- FAILED ($rc): $name" ;;
 	esac
 }

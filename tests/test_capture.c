@@ -73,6 +73,7 @@ static int teardown(void **state)
 	(void)state;
 	if (churn_pid > 0) {
 		kill(churn_pid, SIGTERM);
+		kill(churn_pid, SIGCONT);       /* a failed test may leave it stopped */
 		waitpid(churn_pid, NULL, 0);
 	}
 	return 0;
