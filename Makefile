@@ -35,7 +35,7 @@ $(B)/libmcengine.a: $(ENGINE_OBJ)
 # The preload exports exactly the interposed symbols (preload/libmountcache.sym).
 $(B)/libmountcache.so: $(PRELOAD_OBJ) $(B)/libmcengine.a preload/libmountcache.sym
 	$(CC) -shared -o $@ $(PRELOAD_OBJ) $(B)/libmcengine.a $(LDFLAGS) \
-		-Wl,--version-script=preload/libmountcache.sym -Wl,-z,defs -Wl,-z,now -ldl -lpthread
+		-Wl,--version-script=preload/libmountcache.sym -Wl,-z,defs -ldl -lpthread
 
 $(B)/%: tests/tools/%.c $(B)/libmcengine.a cache/proto.h
 	$(CC) $(CFLAGS) $(MOUNT_CFLAGS) -o $@ $< $(B)/libmcengine.a $(LDFLAGS) $(MOUNT_LIBS) -lpthread

@@ -74,7 +74,7 @@ static int read_all(int fd, struct mc_buf *buf)
 
 int mc_capture_fd(int fd, struct mc_buf *buf, const struct mc_capture_opts *opts)
 {
-	unsigned tries = opts && opts->max_tries ? opts->max_tries : 8;
+	unsigned tries = opts && opts->max_tries ? opts->max_tries : 3;
 	unsigned pause_us = opts && opts->backoff_us ? opts->backoff_us : 50;
 	int r;
 
@@ -87,6 +87,7 @@ int mc_capture_fd(int fd, struct mc_buf *buf, const struct mc_capture_opts *opts
 		r = mc_changed(fd);            /* (1) consume what came before */
 		if (r < 0)
 			goto fail;
+		uint64_t t0 = mc_now_ns();
 		r = read_all(fd, buf);         /* (2) one full read */
 		if (r < 0)
 			goto fail;
@@ -96,12 +97,17 @@ int mc_capture_fd(int fd, struct mc_buf *buf, const struct mc_capture_opts *opts
 		if (r == 0)
 			return 0;
 		MC_DEBUG("capture: change during read %u, retrying", i + 1);
-		/* Churn comes in bursts; waiting lets a burst finish. */
+		/* Churn comes in bursts; waiting lets a burst finish. Wait at
+		 * least as long as one read took, doubling: three tries then
+		 * span several reads' time, enough to outlast a burst. */
+		unsigned read_us = (unsigned)((mc_now_ns() - t0) / 1000);
+		if (pause_us < read_us)
+			pause_us = read_us;
 		struct timespec ts = { .tv_sec = pause_us / 1000000,
 				       .tv_nsec = (long)(pause_us % 1000000) * 1000 };
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
-		if (pause_us < 20000)
+		if (pause_us < 200000)
 			pause_us *= 2;
 	}
 	MC_DEBUG("capture: no quiet window in %u tries, unvalidated", tries);

@@ -44,7 +44,7 @@ enum {
 
 /* Tunables for the consistent capture; zero fields take the defaults. */
 struct mc_capture_opts {
-	unsigned max_tries;   /* full reads before giving up validation (8) */
+	unsigned max_tries;   /* full reads before giving up validation (3) */
 	unsigned backoff_us;  /* first sleep between tries, doubled each time (50) */
 	size_t size_hint;     /* expected bytes, to size the first read */
 };

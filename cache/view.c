@@ -49,7 +49,13 @@ struct mc_view {
 	size_t size_hint;
 	unsigned opened;                /* atomic */
 	bool remote;                    /* another process's (the daemon's views) */
+	uint64_t churn_until;           /* no quiet window lately: use the kernel */
 };
+
+/* When captures find no quiet window (mounts change faster than one read
+ * of the table), retrying only multiplies the kernel's cost: for a while,
+ * readers go to the kernel directly, as if we were not there. */
+#define CHURN_NS (100u * 1000000u)
 
 static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mc_view *views;
@@ -268,11 +274,19 @@ static int capture(struct mc_view *v, int procdir, struct mc_snap **ret_snap)
 	unsigned gen = __atomic_load_n(&mc_inval_gen, __ATOMIC_ACQUIRE);
 	int r;
 
-	if (procdir < 0 && mc_client_enabled() && from_daemon(v, gen, ret_snap) == 0)
-		return 0;
+	if (procdir < 0 && mc_client_enabled()) {
+		r = from_daemon(v, gen, ret_snap);
+		if (r == 0)
+			return 0;
+		if (r == -EAGAIN) {             /* the daemon sees churn too */
+			v->churn_until = mc_now_ns() + CHURN_NS;
+			return -EBUSY;
+		}
+	}
 	r = ensure_fd(v, procdir);
 	if (r < 0)
 		return r;
+	uint64_t t0 = mc_now_ns();
 	r = mc_capture_fd(v->fd, &buf, &opts);
 	if (r < 0) {
 		mc_buf_free(&buf);
@@ -285,6 +299,12 @@ static int capture(struct mc_view *v, int procdir, struct mc_snap **ret_snap)
 		return -ENOMEM;
 	v->size_hint = len;
 	keep(v, s, gen);
+	if (!s->validated) {
+		/* The longer a capture takes, the longer we stay away: at most
+		 * about 5% of the time goes to failed attempts. */
+		uint64_t spent = mc_now_ns() - t0;
+		v->churn_until = mc_now_ns() + (spent * 20 > CHURN_NS ? spent * 20 : CHURN_NS);
+	}
 	MC_DEBUG("view: captured %zu bytes (%s)", len, s->validated ? "validated" : "unvalidated");
 	*ret_snap = s;
 	return 0;
@@ -298,6 +318,8 @@ int mc_view_snapshot_at(struct mc_view *v, int procdir, bool force, struct mc_sn
 	if (!force && mc_max_age_ns && still_fresh(v) == 0) {
 		*ret_snap = mc_snap_ref(v->snap);
 		r = 0;
+	} else if (!force && procdir < 0 && v->churn_until > mc_now_ns()) {
+		r = -EBUSY;
 	} else {
 		if (force) {
 			mc_snap_unref(v->snap);

@@ -273,7 +273,7 @@ static void learn_glibc_static(void)
 	static struct mntent own_m;
 	static char own_buf[4096];
 	FILE *f = fmemopen(line, sizeof line - 1, "r");
-	struct mntent *m = f ? mc_real.getmntent(f) : NULL;
+	struct mntent *m = f ? REAL(getmntent)(f) : NULL;
 
 	if (m && m->mnt_fsname && strcmp(m->mnt_fsname, "mountcache") == 0) {
 		glibc_m = m;

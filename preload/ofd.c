@@ -414,6 +414,28 @@ static ssize_t kernel_read(int fd, const struct iovec *iov, int iovcnt, int64_t 
 
 static void follow_kernel(struct mc_slot *s, int fd);
 
+/* No snapshot to be had (churn, or no fd of our own): the kernel's own
+ * bytes. Sequential reads go through the fd itself, moved once to our
+ * offset: a pread at each offset would render the table from its start
+ * every time. */
+static ssize_t kernel_seq(struct mc_slot *s, int fd, const struct iovec *iov, int iovcnt,
+			  int64_t pos, bool explicit_off)
+{
+	if (explicit_off)
+		return kernel_read(fd, iov, iovcnt, pos);
+	if (s->kpos != pos && mc_sys_lseek(fd, pos, SEEK_SET) != pos)
+		return kernel_read(fd, iov, iovcnt, pos);
+	ssize_t n;
+	do
+		n = syscall(SYS_readv, fd, iov, iovcnt);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	s->kpos = pos + n;
+	s->read_pos = -1;               /* our window is not the kernel's */
+	return n;
+}
+
 ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcnt, off_t off)
 {
 	struct mc_slot *s = o->slot;
@@ -433,7 +455,7 @@ ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcn
 	if (total == 0) {
 		n = 0;
 	} else if (settle_snapshot(o, pos) < 0) {
-		n = kernel_read(fd, iov, iovcnt, pos);
+		n = kernel_seq(s, fd, iov, iovcnt, pos, off >= 0);
 	} else {
 		const struct mc_snap *snap = o->snap;
 		size_t left = seq_read(s, snap, pos, total);

@@ -79,10 +79,23 @@ struct mc_real {
 };
 extern struct mc_real mc_real;
 extern bool mc_disabled;
-/* Resolves mc_real once; cheap after that. Safe to call from any wrapper,
- * before our constructor and from inside dlsym. */
+/* Reads the configuration and registers the fork handlers, once; cheap
+ * after that. Safe before our constructor has run. */
 void mc_preload_init(void);
-#define REAL(f) (mc_preload_init(), mc_real.f)
+/* The next definition of @name (dlsym RTLD_NEXT), or NULL. */
+void *mc_resolve(const char *name);
+/* Each real function is looked up on its first use, not at start-up: a
+ * process that never opens a mount table pays for none of them (the
+ * preload's start-up cost is what a short command feels). */
+#define REAL(f)                                                                   \
+	({                                                                        \
+		__typeof__(mc_real.f) p_ = __atomic_load_n(&mc_real.f, __ATOMIC_RELAXED); \
+		if (unlikely(!p_)) {                                              \
+			p_ = (__typeof__(p_))mc_resolve(#f);                      \
+			__atomic_store_n(&mc_real.f, p_, __ATOMIC_RELAXED);       \
+		}                                                                 \
+		p_;                                                               \
+	})
 
 /* Re-entry: a signal handler may call open() or read() while this thread is
  * inside our code, holding a lock. Nested calls must not take our locks:

@@ -134,7 +134,10 @@ bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan 
 	int saved = errno;
 	bool serve = false;
 
-	if (mc_disabled || !mc_track_wanted(path, flags))
+	if (!mc_track_wanted(path, flags))
+		goto out;
+	mc_preload_init();                      /* the configuration */
+	if (mc_disabled)
 		goto out;
 	if (absolute(dirfd, path, abs, sizeof abs) < 0 || !mc_path_classify(abs, &p))
 		goto out;

@@ -25,17 +25,17 @@ run() {
 	esac
 }
 
-# Tables of these sizes (total mounts in the namespace).
-in_table() { local n=$1; shift; "$B/mkmounts" -q -n "$n" -- "$@"; }
+# A table of N mounts (in total) in a private namespace, around a command.
+table() { echo "$B/mkmounts" -q -n "$1" --; }
 
 run test_parse "$B/test_parse"
 run test_mntent "$B/test_mntent"
 for n in 20 1000 10000; do
-	run "test_libmount ($n mounts)" in_table "$n" "$B/test_libmount"
+	run "test_libmount ($n mounts)" $(table "$n") "$B/test_libmount"
 done
-run "test_capture (5000 mounts, churn)" in_table 5000 "$B/test_capture"
-run "freshness, kernel" in_table 1000 "$B/freshcheck" --rounds 100
-run "freshness, preload" in_table 1000 env LD_PRELOAD="$B/libmountcache.so" \
+run "test_capture (5000 mounts, churn)" $(table 5000) "$B/test_capture"
+run "freshness, kernel" $(table 1000) "$B/freshcheck" --rounds 100
+run "freshness, preload" $(table 1000) env LD_PRELOAD="$B/libmountcache.so" \
 	MOUNTCACHE_SERVE_FIRST=1 "$B/freshcheck" --rounds 400
 for t in tests/e2e/*.sh; do
 	run "e2e $(basename "$t" .sh)" bash "$t"
