@@ -156,7 +156,8 @@ MC_EXPORT FILE *fopen64(const char *path, const char *mode)
 
 /* freopen keeps the FILE but reopens it: ours becomes a plain glibc FILE
  * reading the kernel (fail open). */
-MC_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
+static FILE *reopen(const char *path, const char *mode, FILE *fp,
+		    FILE *(*real)(const char *, const char *, FILE *))
 {
 	struct mc_guard g;
 	void *ours = NULL;
@@ -164,7 +165,7 @@ MC_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
 		ours = mc_stream_freopen_begin(fp);
 		mc_leave(&g);
 	}
-	FILE *r = REAL(freopen)(path, mode, fp);
+	FILE *r = real(path, mode, fp);
 	if (ours && mc_enter(&g)) {
 		int saved = errno;
 		mc_stream_freopen_end(ours);
@@ -174,22 +175,14 @@ MC_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
 	return r;
 }
 
+MC_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
+{
+	return reopen(path, mode, fp, REAL(freopen));
+}
+
 MC_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
 {
-	struct mc_guard g;
-	void *ours = NULL;
-	if (mc_enter(&g)) {
-		ours = mc_stream_freopen_begin(fp);
-		mc_leave(&g);
-	}
-	FILE *r = REAL(freopen64)(path, mode, fp);
-	if (ours && mc_enter(&g)) {
-		int saved = errno;
-		mc_stream_freopen_end(ours);
-		errno = saved;
-		mc_leave(&g);
-	}
-	return r;
+	return reopen(path, mode, fp, REAL(freopen64));
 }
 
 MC_EXPORT FILE *fdopen(int fd, const char *mode)
