@@ -98,17 +98,17 @@ int mc_capture_fd(int fd, struct mc_buf *buf, const struct mc_capture_opts *opts
 			return 0;
 		MC_DEBUG("capture: change during read %u, retrying", i + 1);
 		/* Churn comes in bursts; waiting lets a burst finish. Wait at
-		 * least as long as one read took, doubling: three tries then
-		 * span several reads' time, enough to outlast a burst. */
+		 * least as long as one read took: three tries then span about
+		 * five reads' time, enough to outlast a burst, and no more. */
 		unsigned read_us = (unsigned)((mc_now_ns() - t0) / 1000);
 		if (pause_us < read_us)
 			pause_us = read_us;
+		else if (pause_us < 20000)
+			pause_us *= 2;
 		struct timespec ts = { .tv_sec = pause_us / 1000000,
 				       .tv_nsec = (long)(pause_us % 1000000) * 1000 };
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
-		if (pause_us < 200000)
-			pause_us *= 2;
 	}
 	MC_DEBUG("capture: no quiet window in %u tries, unvalidated", tries);
 	return 1;

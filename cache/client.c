@@ -234,8 +234,12 @@ int mc_client_fetch(enum mc_format fmt, uint64_t have_gen, bool revalidate,
 		r = -EPROTO;                    /* no fd, yet not what we hold */
 	if (fd >= 0)
 		mc_sys_close(fd);
-	/* ENOSPC (too many views) and EAGAIN (churn) are answers, not faults */
-	if (r < 0 && r != -ENOSPC && r != -EAGAIN)
+	/* ENOSPC (too many views) and EAGAIN (churn) are answers, not faults;
+	 * a timeout means the daemon is busy capturing: drop the connection
+	 * (a late answer must not be read as the next one) but keep asking. */
+	if (r == -ETIMEDOUT)
+		disconnect();
+	else if (r < 0 && r != -ENOSPC && r != -EAGAIN)
 		r = fail(r);
 	pthread_mutex_unlock(&lock);
 	if (r < 0)

@@ -278,7 +278,10 @@ static int capture(struct mc_view *v, int procdir, struct mc_snap **ret_snap)
 		r = from_daemon(v, gen, ret_snap);
 		if (r == 0)
 			return 0;
-		if (r == -EAGAIN) {             /* the daemon sees churn too */
+		/* The daemon sees churn, or is too busy to answer in time (it
+		 * is capturing): capturing ourselves would cost more than the
+		 * kernel's own read. */
+		if (r == -EAGAIN || r == -ETIMEDOUT) {
 			v->churn_until = mc_now_ns() + CHURN_NS;
 			return -EBUSY;
 		}
