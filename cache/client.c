@@ -123,7 +123,7 @@ static int recv_rep(uint32_t want_seq, struct mc_rep *rep, char *extra, size_t e
 		if (pr <= 0)
 			return pr < 0 ? -errno : -ETIMEDOUT;
 
-		char cbuf[CMSG_SPACE(sizeof(int))];
+		char cbuf[CMSG_SPACE(8 * sizeof(int))];
 		struct iovec iov[2] = { { rep, sizeof *rep }, { extra, extra_size } };
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = extra ? 2 : 1,
 				     .msg_control = cbuf, .msg_controllen = sizeof cbuf };
@@ -132,11 +132,29 @@ static int recv_rep(uint32_t want_seq, struct mc_rep *rep, char *extra, size_t e
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -ECONNRESET;
-		int fd = -1;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-			    c->cmsg_len == CMSG_LEN(sizeof(int)))
-				memcpy(&fd, CMSG_DATA(c), sizeof fd);
+		/* Take every fd the message carries: one at most is ours to
+		 * keep, any other is closed (a hostile peer must not leave fds
+		 * behind in the host program). */
+		int fd = -1, extra = 0;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < nfd; i++) {
+				int f;
+				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+				if (fd < 0)
+					fd = f;
+				else {
+					mc_sys_close(f);
+					extra++;
+				}
+			}
+		}
+		if (extra && fd >= 0) {
+			mc_sys_close(fd);
+			return -EPROTO;
+		}
 		if ((size_t)n < sizeof *rep || rep->magic != MC_PROTO_MAGIC ||
 		    rep->version != MC_PROTO_VERSION || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
 			if (fd >= 0)

@@ -8,7 +8,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/sysmacros.h>
+
+/* uthash exits the process when an allocation fails, unless told not to:
+ * library code never exits. An add that fails sets this flag instead. */
+static __thread bool index_oom;
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(elt) (index_oom = true)
 #include <uthash.h>
 
 #include "mc.h"
@@ -58,7 +65,9 @@ int mc_table_index(struct mc_table *t)
 		free(ix);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < t->n; i++) {
+	index_oom = false;
+	t->index = ix;                  /* so that a failure below can free it */
+	for (size_t i = 0; i < t->n && !index_oom; i++) {
 		struct mc_mount *m = &t->ents[i];
 		const char *target = mc_str(t, m->target);
 		struct node *n;
@@ -99,7 +108,10 @@ int mc_table_index(struct mc_table *t)
 		}
 		append(n, m, offsetof(struct mc_mount, next_same_dev));
 	}
-	t->index = ix;
+	if (index_oom) {
+		mc_index_free(t);
+		return -ENOMEM;
+	}
 	return 0;
 }
 

@@ -240,7 +240,12 @@ void mc_ofd_put(struct mc_ofd *o)
 bool mc_ofd_check_fd(struct mc_ofd *o, int fd)
 {
 	struct stat st;
-	return mc_sys_fstat(fd, &st) == 0 && st.st_dev == o->dev && st.st_ino == o->ino;
+	/* Only proof counts: another file behind the number, or no file at
+	 * all. A transient failure (ENOMEM, EINTR...) is no reason to leave
+	 * the program's reads to a kernel offset we never moved. */
+	if (mc_sys_fstat(fd, &st) < 0)
+		return errno != EBADF;
+	return st.st_dev == o->dev && st.st_ino == o->ino;
 }
 
 static void forget_locked(int fd)
