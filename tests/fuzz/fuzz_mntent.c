@@ -1,0 +1,84 @@
+/* fuzz_mntent: mc_mntent_from_line() (cache/mntent.c) against glibc's own
+ * getmntent_r, which reads the same bytes through fmemopen().
+ *
+ * The input is a mounts text. glibc reads it as one stream; we walk it
+ * line by line with one struct and one buffer, as the preload does, so
+ * state carried between calls (fields glibc leaves alone) is compared too.
+ * Every buffer size in the list is tried. Left out, as in
+ * tests/test_mntent.c: inputs with a NUL byte (glibc's fgets keeps them,
+ * strchr stops at them: a different line split no mount table has) and
+ * buffer size 1 (glibc never returns). */
+#include <mntent.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "mc.h"
+#include "fuzz.h"
+
+static void init_ent(struct mntent *m)
+{
+	memset(m, 0, sizeof *m);
+	m->mnt_freq = -77;
+	m->mnt_passno = -99;
+}
+
+static void stream_diff(const char *text, size_t len, int bufsiz)
+{
+	char *gbuf = malloc(bufsiz), *mbuf = malloc(bufsiz);   /* exact: overflows show */
+	FILE *f = len ? fmemopen((void *)text, len, "r") : fopen("/dev/null", "re");
+	const char *p = text, *end = text + len;
+	struct mntent g, m;
+	unsigned k = 0;
+
+	FUZZ_CHECK(f && gbuf && mbuf, "setup");
+	init_ent(&g);
+	init_ent(&m);
+	while (getmntent_r(f, &g, gbuf, bufsiz)) {
+		const char *line = p;
+		size_t l = 0;
+		bool mr = false;
+
+		while (!mr && p < end) {
+			const char *nl = memchr(p, '\n', end - p);
+			line = p;
+			l = (nl ? nl : end) - p;
+			mr = mc_mntent_from_line(line, l, nl != NULL, &m, mbuf, bufsiz);
+			p = nl ? nl + 1 : end;
+		}
+		FUZZ_CHECK(mr, "bufsiz %d: glibc has entry %u, we have none", bufsiz, k);
+		FUZZ_CHECK(!strcmp(g.mnt_fsname, m.mnt_fsname) && !strcmp(g.mnt_dir, m.mnt_dir) &&
+			   !strcmp(g.mnt_type, m.mnt_type) && !strcmp(g.mnt_opts, m.mnt_opts) &&
+			   g.mnt_freq == m.mnt_freq && g.mnt_passno == m.mnt_passno,
+			   "line [%.*s] bufsiz %d:\n  glibc [%s] [%s] [%s] [%s] %d %d\n  ours  [%s] [%s] [%s] [%s] %d %d",
+			   (int)l, line, bufsiz, g.mnt_fsname, g.mnt_dir, g.mnt_type, g.mnt_opts, g.mnt_freq,
+			   g.mnt_passno, m.mnt_fsname, m.mnt_dir, m.mnt_type, m.mnt_opts, m.mnt_freq, m.mnt_passno);
+		k++;
+	}
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		size_t l = (nl ? nl : end) - p;
+		FUZZ_CHECK(!mc_mntent_from_line(p, l, nl != NULL, &m, mbuf, bufsiz),
+			   "bufsiz %d: we list [%.*s], glibc does not", bufsiz, (int)l, p);
+		p = nl ? nl + 1 : end;
+	}
+	fclose(f);
+	free(gbuf);
+	free(mbuf);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const int bufsizes[] = { 2, 3, 4, 5, 8, 13, 17, 32, 64, 256, 4096 };
+
+	if (memchr(data, '\0', size) || size > (1u << 20))
+		return 0;
+	char *text = malloc(size ? size : 1);
+	if (size)
+		memcpy(text, data, size);
+	for (size_t i = 0; i < sizeof bufsizes / sizeof bufsizes[0]; i++)
+		stream_diff(text, size, bufsizes[i]);
+	/* and one size picked by the input itself */
+	stream_diff(text, size, 2 + (int)(size ? (unsigned char)text[0] * 7u % 300u : 0));
+	free(text);
+	return 0;
+}
