@@ -233,8 +233,8 @@ static int ask(struct mc_req *req, struct mc_rep *rep, char *extra, size_t extra
 	return r;
 }
 
-int mc_client_fetch(enum mc_format fmt, uint64_t have_gen, bool revalidate,
-		    struct mc_snap **ret_snap, uint64_t *ret_captured_ns)
+int mc_client_fetch(enum mc_format fmt, const struct mc_view_key *key, uint64_t have_gen,
+		    bool revalidate, struct mc_snap **ret_snap, uint64_t *ret_captured_ns)
 {
 	struct mc_req req = { .op = MC_OP_SNAPSHOT, .fmt = fmt, .have_gen = have_gen,
 			      .flags = revalidate ? MC_REQ_REVALIDATE : 0 };
@@ -246,6 +246,9 @@ int mc_client_fetch(enum mc_format fmt, uint64_t have_gen, bool revalidate,
 	r = ask(&req, &rep, NULL, 0, NULL, &fd);
 	if (r == 0 && rep.fmt != fmt)
 		r = -EPROTO;
+	if (r == 0 && (rep.root_mnt != key->root_mnt || rep.root_ino != key->root_ino ||
+		       rep.root_dev != key->root_dev))
+		r = -EXDEV;                     /* another view than ours: not an error of the daemon */
 	if (r == 0 && fd >= 0)
 		r = map_snapshot(fd, &rep, &s);
 	else if (r == 0 && (rep.gen != have_gen || !have_gen))
@@ -257,7 +260,7 @@ int mc_client_fetch(enum mc_format fmt, uint64_t have_gen, bool revalidate,
 	 * (a late answer must not be read as the next one) but keep asking. */
 	if (r == -ETIMEDOUT)
 		disconnect();
-	else if (r < 0 && r != -ENOSPC && r != -EAGAIN)
+	else if (r < 0 && r != -ENOSPC && r != -EAGAIN && r != -EXDEV)
 		r = fail(r);
 	pthread_mutex_unlock(&lock);
 	if (r < 0)

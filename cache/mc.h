@@ -201,8 +201,9 @@ bool mc_client_enabled(void);
 /* A snapshot of this process's table from the daemon. *ret_snap is NULL
  * when the daemon says we already hold generation @have_gen. @revalidate
  * asks for a fresh capture. Returns 0 or <0 (the caller captures itself). */
-int mc_client_fetch(enum mc_format fmt, uint64_t have_gen, bool revalidate,
-		    struct mc_snap **ret_snap, uint64_t *ret_captured_ns);
+struct mc_view_key;
+int mc_client_fetch(enum mc_format fmt, const struct mc_view_key *key, uint64_t have_gen,
+		    bool revalidate, struct mc_snap **ret_snap, uint64_t *ret_captured_ns);
 /* The daemon's statistics as text, into @buf. */
 int mc_client_stats(char *buf, size_t size);
 void mc_client_atfork_child(void);

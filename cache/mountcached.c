@@ -359,6 +359,9 @@ static void serve_snapshot(struct client *c, const struct mc_req *req, struct mc
 	} else {
 		rep->gen = s->gen;
 		rep->len = s->len;
+		rep->root_mnt = key.root_mnt;   /* whose table this is */
+		rep->root_ino = key.root_ino;
+		rep->root_dev = key.root_dev;
 		rep->captured_ns = s->captured_ns;
 		rep->flags = MC_REP_VALIDATED;
 		reply(c, rep, req->have_gen == s->gen ? -1 : d->memfd, NULL, 0);
@@ -436,9 +439,13 @@ static int listen_on(const char *path)
 	if (fd < 0)
 		die("socket");
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-		die(path);
-	if (chmod(path, 0666) < 0 || listen(fd, 128) < 0)
+	/* The socket is created with its final mode (any user may connect):
+	 * a chmod(path) afterwards would follow a symlink that someone swapped
+	 * in, in a directory they can write. */
+	mode_t old = umask(0111);
+	int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	umask(old);
+	if (r < 0 || listen(fd, 128) < 0)
 		die(path);
 	return fd;
 }

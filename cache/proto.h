@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define MC_PROTO_MAGIC   0x6d63706bu            /* "mcpk" */
-#define MC_PROTO_VERSION 1
+#define MC_PROTO_VERSION 2
 #define MC_DEFAULT_SOCKET "/run/mountcache/mountcached.sock"
 
 enum mc_op {
@@ -48,6 +48,10 @@ struct mc_rep {
 	uint64_t gen;
 	uint64_t len;
 	uint64_t captured_ns;   /* CLOCK_MONOTONIC, for the age bound */
+	/* The root the table was taken for: the daemon serves the process's
+	 * (its leader's) view, which a thread that left the process's
+	 * namespace or root does not share: it then refuses the answer. */
+	uint64_t root_mnt, root_ino, root_dev;
 };
 
 #define MC_STATS_MAX 4096       /* the text answer to MC_OP_STATS */

@@ -255,7 +255,7 @@ static int from_daemon(struct mc_view *v, unsigned gen, struct mc_snap **ret_sna
 	int r = ensure_fd(v, -1);
 	if (r < 0)
 		return r;
-	r = mc_client_fetch(v->fmt, have, force, &s, &captured_ns);
+	r = mc_client_fetch(v->fmt, &v->key, have, force, &s, &captured_ns);
 	if (r < 0)
 		return r;
 	if (!s) {                               /* "you already have it" */

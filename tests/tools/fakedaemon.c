@@ -10,6 +10,7 @@
  *   short:    sealed, but shorter than the length announced
  *   garbage:  an answer that is not our protocol at all */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +37,10 @@ static int forged_memfd(const char *mode)
 	return fd;
 }
 
+/* The view key of our own root: tests run us beside the client, so this is
+ * the key the client expects (a real daemon computes the client's). */
+static struct statx root;
+
 static void answer(int c, const char *mode)
 {
 	struct mc_req req;
@@ -43,7 +48,9 @@ static void answer(int c, const char *mode)
 		struct mc_rep rep = { .magic = MC_PROTO_MAGIC, .version = MC_PROTO_VERSION,
 				      .op = req.op, .fmt = req.fmt, .seq = req.seq,
 				      .flags = MC_REP_VALIDATED, .gen = 0x4242,
-				      .len = strlen(forged), .captured_ns = 0 };
+				      .len = strlen(forged), .captured_ns = 0,
+				      .root_mnt = root.stx_mnt_id, .root_ino = root.stx_ino,
+				      .root_dev = (uint64_t)root.stx_dev_major << 32 | root.stx_dev_minor };
 		if (!strcmp(mode, "garbage")) {
 			if (send(c, "garbage", 7, MSG_NOSIGNAL) < 0)
 				return;
@@ -78,6 +85,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: fakedaemon --socket PATH [--mode M]\n");
 		return 2;
 	}
+	statx(AT_FDCWD, "/", 0, STATX_INO | STATX_MNT_ID | 0x00004000U /* MNT_ID_UNIQUE */, &root);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
 	int l = socket(AF_UNIX, SOCK_SEQPACKET, 0);
