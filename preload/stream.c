@@ -26,15 +26,21 @@ struct cookie {
  * setmntent even turns its locking off), and streams on mount tables are
  * few. When the table is full, no stream of ours is made at all. */
 #define MAX_STREAMS 64
-static struct cookie *streams[MAX_STREAMS];
+/* The FILE pointer sits beside the cookie, so that a lookup never touches
+ * another stream's cookie, which its own thread may be freeing. */
+static struct {
+	FILE *fp;
+	struct cookie *k;
+} streams[MAX_STREAMS];
 static int streams_used;                /* high-water mark, atomic */
 
 static bool stream_register(struct cookie *k)
 {
 	for (int i = 0; i < MAX_STREAMS; i++) {
-		struct cookie *none = NULL;
-		if (__atomic_compare_exchange_n(&streams[i], &none, k, false,
+		FILE *none = NULL;
+		if (__atomic_compare_exchange_n(&streams[i].fp, &none, k->fp, false,
 						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			__atomic_store_n(&streams[i].k, k, __ATOMIC_RELEASE);
 			int used = __atomic_load_n(&streams_used, __ATOMIC_RELAXED);
 			while (used < i + 1 &&
 			       !__atomic_compare_exchange_n(&streams_used, &used, i + 1, false,
@@ -50,12 +56,15 @@ static struct cookie *stream_find(FILE *fp, bool remove)
 {
 	int used = __atomic_load_n(&streams_used, __ATOMIC_ACQUIRE);
 	for (int i = 0; i < used; i++) {
-		struct cookie *k = __atomic_load_n(&streams[i], __ATOMIC_ACQUIRE);
-		if (k && k->fp == fp) {
-			if (remove)
-				__atomic_store_n(&streams[i], NULL, __ATOMIC_RELEASE);
-			return k;
+		if (__atomic_load_n(&streams[i].fp, __ATOMIC_ACQUIRE) != fp)
+			continue;
+		struct cookie *k = __atomic_load_n(&streams[i].k, __ATOMIC_ACQUIRE);
+		if (k && remove) {
+			__atomic_store_n(&streams[i].k, NULL, __ATOMIC_RELEASE);
+			__atomic_store_n(&streams[i].fp, NULL, __ATOMIC_RELEASE);
 		}
+		if (k)
+			return k;
 	}
 	return NULL;
 }
