@@ -194,6 +194,9 @@ void mc_snap_unref(struct mc_snap *s);
 /* The parsed table, or NULL if the text does not parse (callers fall back). */
 struct mc_table *mc_snap_table(struct mc_snap *s);
 uint64_t mc_now_ns(void);
+/* fork handlers: the parse lock, taken last and released first. */
+void mc_snap_atfork_prepare(void);
+void mc_snap_atfork_release(void);
 
 /* ---- client.c: asking mountcached ------------------------------------ */
 /* Is a daemon worth asking (socket present, not refused recently)? */

@@ -119,3 +119,15 @@ struct mc_table *mc_snap_table(struct mc_snap *s)
 	pthread_mutex_unlock(&parse_lock);
 	return st == 1 ? &s->table : NULL;
 }
+
+/* fork(): a thread parsing in the parent must not leave the child's copy of
+ * the lock taken (see preload/ofd.c for the order of the fork locks). */
+void mc_snap_atfork_prepare(void)
+{
+	pthread_mutex_lock(&parse_lock);
+}
+
+void mc_snap_atfork_release(void)
+{
+	pthread_mutex_unlock(&parse_lock);
+}

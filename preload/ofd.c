@@ -661,17 +661,20 @@ out:
 }
 
 /* ---- fork ------------------------------------------------------------- */
-/* Lock order everywhere: view locks, then fd_lock. A slot lock may be held
+/* Lock order everywhere: view locks, then fd_lock, then the parse lock
+ * (nothing holds it while taking another). A slot lock may be held
  * by another thread at fork time; it lives in shared memory, so the child
  * sees it released when that thread releases it in the parent. */
 void mc_ofd_atfork_prepare(void)
 {
 	mc_views_lock_all();
 	pthread_mutex_lock(&fd_lock);
+	mc_snap_atfork_prepare();
 }
 
 void mc_ofd_atfork_parent(void)
 {
+	mc_snap_atfork_release();
 	pthread_mutex_unlock(&fd_lock);
 	mc_views_unlock_all();
 }
@@ -679,6 +682,7 @@ void mc_ofd_atfork_parent(void)
 void mc_ofd_atfork_child(void)
 {
 	my_pid = getpid();
+	mc_snap_atfork_release();
 	/* Every description now has one more process holding its slot. */
 	for (struct mc_ofd *o = all_ofds; o; o = o->all_next)
 		__atomic_add_fetch(&o->slot->refs, 1, __ATOMIC_ACQ_REL);

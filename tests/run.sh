@@ -37,6 +37,12 @@ run "test_capture (5000 mounts, churn)" $(table 5000) "$B/test_capture"
 run "freshness, kernel" $(table 1000) "$B/freshcheck" --rounds 100
 run "freshness, preload" $(table 1000) env LD_PRELOAD="$B/libmountcache.so" \
 	MOUNTCACHE_SERVE_FIRST=1 "$B/freshcheck" --rounds 400
+# Many threads and forked children reading under churn (mtreader checks
+# every read; the sanitizer builds run it without fork, see sanitize.sh).
+run "threads and fork under churn, preload" $(table 1000) sh -c '
+	"$0/churn" --seconds 20 --pause-us 3000 2>/dev/null & c=$!
+	LD_PRELOAD="$0/libmountcache.so" MOUNTCACHE_SERVE_FIRST=1 "$0/mtreader" --threads 8 --seconds 6
+	r=$?; kill $c; wait $c; exit $r' "$B"
 for t in tests/e2e/*.sh; do
 	run "e2e $(basename "$t" .sh)" bash "$t"
 done

@@ -173,15 +173,19 @@ reports "asan daemon and clients" "$tmp/daemon.err" "$tmp/client.err" "$tmp/mt" 
 
 # ---- 2. ThreadSanitizer -------------------------------------------------
 "$B/churn" --seconds 12 --pause-us 3000 2>/dev/null & cpid=$!
+# No fork here: ThreadSanitizer's own runtime may deadlock in the child of
+# a threaded fork (its allocator locks), which would make this check flaky
+# for reasons not ours. Fork under threads is covered by the ASan run of the
+# same reader above and by the probe's fork scenarios.
 env LD_PRELOAD="$T/libmountcache.so" MOUNTCACHE_SERVE_FIRST=1 timeout 30 \
-	"$T/mtreader" --threads 8 --seconds 6 >"$tmp/tsan.out" 2>&1; rc=$?
+	"$T/mtreader" --threads 8 --seconds 6 --no-fork >"$tmp/tsan.out" 2>&1; rc=$?
 case $rc in
 0) ;;
-124) fail "tsan mtreader: hung (a forked child deadlocked?)" ;;
+124) fail "tsan mtreader: hung" ;;
 66) ;;       # TSan's exit code: the reports below say why
 *) fail "tsan mtreader: exit $rc"; tail -3 "$tmp/tsan.out" ;;
 esac
-reports "tsan mtreader (8 threads, fork, churn)" "$tmp/tsan.out"
+reports "tsan mtreader (8 threads, churn)" "$tmp/tsan.out"
 kill $cpid 2>/dev/null; wait $cpid 2>/dev/null; cpid=
 
 # ---- 3. valgrind memcheck -------------------------------------------------
