@@ -35,7 +35,7 @@ static const struct mc_api_ops *backend_named(const char *name)
 
 static void api_init(void)
 {
-	const char *v = getenv("MOUNTCACHE_BACKEND");
+	const char *v = secure_getenv("MOUNTCACHE_BACKEND");
 
 	mc_debug_init();
 	mc_config_init();

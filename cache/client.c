@@ -35,14 +35,14 @@ static int enabled = -1;                /* -1 unknown, 0 no, 1 yes */
 
 static const char *socket_path(void)
 {
-	const char *p = getenv("MOUNTCACHE_SOCKET");
+	const char *p = secure_getenv("MOUNTCACHE_SOCKET");
 	return p && *p ? p : MC_DEFAULT_SOCKET;
 }
 
 bool mc_client_enabled(void)
 {
 	if (enabled < 0) {
-		const char *off = getenv("MOUNTCACHE_NO_DAEMON");
+		const char *off = secure_getenv("MOUNTCACHE_NO_DAEMON");
 		struct stat st;
 		enabled = !(off && *off && strcmp(off, "0") != 0) &&
 			  stat(socket_path(), &st) == 0 && S_ISSOCK(st.st_mode);

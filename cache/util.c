@@ -14,7 +14,7 @@ int mc_debug_enabled;
  * before it, where getenv() is fine but nothing else may be initialised. */
 void mc_debug_init(void)
 {
-	const char *v = getenv("MOUNTCACHE_DEBUG");
+	const char *v = secure_getenv("MOUNTCACHE_DEBUG");
 	mc_debug_enabled = v && *v && strcmp(v, "0") != 0;
 }
 

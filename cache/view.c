@@ -63,14 +63,14 @@ static unsigned mc_inval_gen;           /* atomic */
 
 void mc_config_init(void)
 {
-	const char *v = getenv("MOUNTCACHE_MAX_AGE_MS");
+	const char *v = secure_getenv("MOUNTCACHE_MAX_AGE_MS");
 	if (v && *v) {
 		char *end;
 		unsigned long ms = strtoul(v, &end, 10);
 		if (*end == '\0' && ms < 3600u * 1000u)
 			mc_max_age_ns = (uint64_t)ms * 1000000u;
 	}
-	v = getenv("MOUNTCACHE_SERVE_FIRST");
+	v = secure_getenv("MOUNTCACHE_SERVE_FIRST");
 	mc_serve_first = v && strcmp(v, "1") == 0;
 }
 

@@ -635,8 +635,16 @@ int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz)
 		const char *line = snap->text + m->line_off;
 		bool nl = (size_t)m->line_off + m->line_len < snap->len;
 
-		if (m->mntent_skip)
+		/* glibc skips an autofs "ignore" line only if it saw "ignore":
+		 * with a short buffer the cut line is listed, so emulate it. */
+		if (m->mntent_skip && (size_t)m->line_len + 2 <= (size_t)bufsiz)
 			continue;
+		if (m->mntent_skip) {
+			if (mc_mntent_from_line(line, m->line_len, nl, mp, buf, bufsiz))
+				r = 1;
+			pos = m->line_off + m->line_len + (nl ? 1 : 0);
+			continue;
+		}
 		if (m->mntent_fast && (size_t)m->line_len + 2 <= (size_t)bufsiz) {
 			/* The whole line fits: glibc would produce exactly the
 			 * fields we decoded at parse time. One copy. */

@@ -34,7 +34,7 @@ static void do_init(void)
 	__atomic_store_n(&init_state, 1, __ATOMIC_RELEASE);
 	mc_debug_init();
 	mc_config_init();
-	const char *off = getenv("MOUNTCACHE_DISABLE");
+	const char *off = secure_getenv("MOUNTCACHE_DISABLE");
 	mc_disabled = off && *off && strcmp(off, "0") != 0;
 
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);

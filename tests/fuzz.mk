@@ -70,6 +70,8 @@ $(B)/mtreader $(B)/mtdump $(B)/threadns: $(B)/%: tests/fuzz/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lpthread
 
+# Part of the normal build: faults.sh, sanitize.sh and adversarial.sh run
+# in `make test`.
 all: $(B)/faultinj.so $(B)/mtreader $(B)/mtdump $(B)/threadns
 
 sanitize: all
@@ -77,7 +79,3 @@ sanitize: all
 
 .PHONY: fuzz fuzz-build sanitize $(FUZZ_NAMES:%=fuzz-%)
 .PRECIOUS: $(FUZZ_DIR)/obj/%.o $(FUZZ_DIR)/fuzz_%
-
-# The fault and thread tools are part of the normal build: tests/e2e/faults.sh
-# runs in `make test`.
-all: $(B)/faultinj.so $(B)/mtdump $(B)/mtreader $(B)/threadns

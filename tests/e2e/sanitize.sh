@@ -175,8 +175,9 @@ reports "asan daemon and clients" "$tmp/daemon.err" "$tmp/client.err" "$tmp/mt" 
 "$B/churn" --seconds 12 --pause-us 3000 2>/dev/null & cpid=$!
 # No fork here: ThreadSanitizer's own runtime may deadlock in the child of
 # a threaded fork (its allocator locks), which would make this check flaky
-# for reasons not ours. Fork under threads is covered by the ASan run of the
-# same reader above and by the probe's fork scenarios.
+# for reasons not ours; the ASan run above skips fork for the same reason.
+# Fork under threads is covered by tests/run.sh's plain mtreader line (8
+# threads, fork, churn) and by the probe's fork scenarios.
 env LD_PRELOAD="$T/libmountcache.so" MOUNTCACHE_SERVE_FIRST=1 timeout 30 \
 	"$T/mtreader" --threads 8 --seconds 6 --no-fork >"$tmp/tsan.out" 2>&1; rc=$?
 case $rc in
