@@ -1,9 +1,13 @@
 # mountcache build. `make` builds everything into build/; `make test` installs
 # missing Debian packages, builds and runs every test.
 CC      ?= gcc
-B       := build
 SANITIZE ?=
-PKGS    := libmount-dev uthash-dev libcmocka-dev pkg-config gnuplot-nox python3-psutil util-linux
+# A sanitizer build lives beside the plain one: `make test SANITIZE=address,undefined`
+# builds into build/address-undefined and runs the whole suite against it.
+comma   := ,
+B       := build$(if $(SANITIZE),/$(subst $(comma),-,$(SANITIZE)))
+PKGS    := libmount-dev uthash-dev libcmocka-dev pkg-config gnuplot-nox python3-psutil util-linux \
+	   clang libclang-rt-14-dev
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -fvisibility=hidden -fPIC -D_GNU_SOURCE -Icache
@@ -54,9 +58,18 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# `make test` runs the whole suite twice: on the plain build, then on an
+# ASan+UBSan build (build/address-undefined). `make test SANITIZE=...` runs
+# it once on that build; `make check` once on the plain build, no deps.
 test: deps
+	$(MAKE) check
+ifeq ($(SANITIZE),)
+	$(MAKE) check SANITIZE=address,undefined
+endif
+
+check:
 	$(MAKE) all
-	tests/run.sh
+	MC_BUILD=$(abspath $(B)) MC_SANITIZE=$(SANITIZE) tests/run.sh
 
 clean:
 	rm -rf $(B)
@@ -64,5 +77,5 @@ clean:
 # Each area keeps its own targets beside its code.
 -include bench/bench.mk cache/api.mk cache/daemon.mk tests/fuzz.mk
 
-.PHONY: all deps test clean
+.PHONY: all deps test check clean
 .DELETE_ON_ERROR:

@@ -1,5 +1,4 @@
 # bench/: the A/B harness (see bench/README.md). Included by the top Makefile.
-all: build/bench_read build/bench_run
 
 demo: deps
 	$(MAKE) all

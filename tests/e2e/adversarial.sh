@@ -24,8 +24,7 @@
 #      /proc/thread-self/mountinfo is its own table, not the process's.
 # Exit: 0; 1 on any failure; 77 if setpriv or a namespace is missing.
 set -u
-cd "$(dirname "$0")/../.."
-B=$PWD/build
+. "$(dirname "$0")/lib.sh"
 USER_ID=65534
 
 for t in setpriv strace; do
@@ -64,7 +63,6 @@ as_user() { setpriv --reuid=$USER_ID --regid=$USER_ID --clear-groups "$@"; }
 # bg_user CMD...: in the background, in its own process group (the
 # fakedaemon forks a child per connection: all end with the group)
 bg_user() { setsid setpriv --reuid=$USER_ID --regid=$USER_ID --clear-groups "$@" & pids+=(-$!); bg=$!; }
-PRE=$B/libmountcache.so
 export MOUNTCACHE_SERVE_FIRST=1
 unset MOUNTCACHE_SOCKET
 

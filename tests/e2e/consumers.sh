@@ -5,8 +5,7 @@
 # to the kernel), MOUNTCACHE_SERVE_FIRST=1 (every read served from a
 # snapshot), and a warm cache (the same process reads twice).
 set -u
-cd "$(dirname "$0")/../.."
-B=$PWD/build
+. "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 
 if [ "${1:-}" != --inside ]; then
@@ -22,7 +21,7 @@ n=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0 cases=0
-PRE="LD_PRELOAD=$B/libmountcache.so"
+PREENV=("LD_PRELOAD=$PRE")
 
 # same NAME CMD...: run CMD bare and under each preload mode; compare
 # stdout and exit status.
@@ -31,7 +30,7 @@ same() {
 	"$@" >"$tmp/bare" 2>"$tmp/bare.err"; local rc0=$?
 	local mode
 	for mode in "" "MOUNTCACHE_SERVE_FIRST=1"; do
-		env $PRE $mode "$@" >"$tmp/pre" 2>"$tmp/pre.err"; local rc1=$?
+		env "${PREENV[@]}" $mode "$@" >"$tmp/pre" 2>"$tmp/pre.err"; local rc1=$?
 		cases=$((cases + 1))
 		if [ $rc0 -ne $rc1 ] || ! cmp -s "$tmp/bare" "$tmp/pre"; then
 			echo "DIFF [$n mounts] $name (${mode:-default}): exit $rc0 vs $rc1"
@@ -76,7 +75,7 @@ for p in b: print(p)'
 served() {
 	local name=$1; shift
 	cases=$((cases + 1))
-	if ! env $PRE MOUNTCACHE_SERVE_FIRST=1 MOUNTCACHE_DEBUG=1 "$@" 2>&1 >/dev/null |
+	if ! env "${PREENV[@]}" MOUNTCACHE_SERVE_FIRST=1 MOUNTCACHE_DEBUG=1 "$@" 2>&1 >/dev/null |
 		grep -q "served from snapshots"; then
 		echo "FAIL [$n mounts] $name was not served from a snapshot"
 		fails=$((fails + 1))
@@ -113,10 +112,17 @@ poll_case() {
 }
 # findmnt diffs whole tables after each event (about 11 s at 10k mounts):
 # the event path is the same at any size, so test it on the smaller table.
+# util-linux 2.38's findmnt --poll --first-only frees a table twice on its
+# way out (ASan aborts it with no preload of ours at all): in an ASan build
+# the preload cases cannot run.
 if [ "$n" -le 1000 ]; then
 	poll_case bare MC_NONE=1
-	poll_case preload $PRE
-	poll_case "preload, serve first" $PRE MOUNTCACHE_SERVE_FIRST=1
+	if [ -z "$PRE_RT" ]; then
+		poll_case preload "${PREENV[@]}"
+		poll_case "preload, serve first" "${PREENV[@]}" MOUNTCACHE_SERVE_FIRST=1
+	else
+		echo "consumers: findmnt --poll under the preload: skipped in an ASan build (findmnt's own double free)"
+	fi
 fi
 
 echo "consumers [$n mounts]: $cases cases, $fails differences"

@@ -4,8 +4,7 @@
 # daemon SIGKILLed in a loop while readers run, and namespaces and a chroot
 # served side by side without leaking into each other.
 set -u
-cd "$(dirname "$0")/../.."
-B=$PWD/build
+. "$(dirname "$0")/lib.sh"
 
 if [ "${1:-}" != --inside ]; then
 	exec "$B/mkmounts" -q -n 2000 -- bash "$0" --inside
@@ -13,7 +12,6 @@ fi
 
 tmp=$(mktemp -d)
 export MOUNTCACHE_SOCKET=$tmp/d.sock
-PRE=$B/libmountcache.so
 fails=0 cases=0
 check() {        # check NAME COND-COMMAND...
 	local name=$1; shift
@@ -42,7 +40,7 @@ start_daemon
 check "first read of a fresh process is served by the daemon" served_by_daemon
 check "daemon copy equals the kernel's" same_as_kernel
 check "freshness through the daemon (300 rounds)" \
-	env LD_PRELOAD=$PRE "$B/freshcheck" --rounds 300
+	env LD_PRELOAD="$PRE" "$B/freshcheck" --rounds 300
 
 # Tearing: under bursty churn, 200 reads through the daemon, none torn.
 "$B/churn" --seconds 60 --hold-us 100 --burst 20 --pause-us 30000 2>/dev/null & cpid=$!
@@ -74,8 +72,8 @@ other_ns() {
 	unshare -m --propagation private sh -c "
 		mount -t tmpfs only-here '$MC_FIXTURE_LATE'
 		cat /proc/self/mountinfo > '$tmp/nk'
-		LD_PRELOAD=$PRE cat /proc/self/mountinfo > '$tmp/np'
-		LD_PRELOAD=$PRE cat /proc/self/mountinfo > '$tmp/np2'" &&
+		LD_PRELOAD='$PRE' cat /proc/self/mountinfo > '$tmp/np'
+		LD_PRELOAD='$PRE' cat /proc/self/mountinfo > '$tmp/np2'" &&
 	cmp -s "$tmp/nk" "$tmp/np" && cmp -s "$tmp/nk" "$tmp/np2" &&
 	grep -q only-here "$tmp/np" && ! LD_PRELOAD=$PRE grep -q only-here /proc/self/mountinfo
 }
@@ -89,7 +87,7 @@ in_chroot() {
 	mount --bind /usr "$root/usr" && mount -t proc proc "$root/proc" &&
 	mount --bind "$tmp" "$root/run" && mount --bind "$B" "$root/mc" || return 1
 	chroot "$root" /bin/cat /proc/self/mountinfo > "$tmp/ck"
-	chroot "$root" /bin/env LD_PRELOAD=/mc/libmountcache.so MOUNTCACHE_SOCKET=/run/d.sock \
+	chroot "$root" /bin/env LD_PRELOAD="${PRE_RT}/mc/libmountcache.so" MOUNTCACHE_SOCKET=/run/d.sock \
 		MOUNTCACHE_DEBUG=1 /bin/cat /proc/self/mountinfo > "$tmp/cp" 2>"$tmp/cp.err"
 	umount "$root/mc" "$root/run" "$root/proc" "$root/usr"
 	[ -s "$tmp/ck" ] && cmp -s "$tmp/ck" "$tmp/cp" && ! cmp -s "$tmp/ck" "$tmp/k" &&

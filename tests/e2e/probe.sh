@@ -17,25 +17,31 @@
 # Exit: 0 no difference, 1 differences (printed), 2 setup error, 77 no
 # mount namespace can be made (skip).
 set -u
-cd "$(dirname "$0")/../.." || exit 2
-root=$PWD
+. "$(dirname "$0")/lib.sh"
+root=$SRC
 sizes=${PROBE_SIZES:-"200 10000"}
-preload=${PROBE_PRELOAD:-$root/build/libmountcache.so}
+preload=${PROBE_PRELOAD:-$PRE}
 args=${PROBE_ARGS:---change}
 max_diff_lines=150
 
-for f in build/probe "$preload"; do
+for f in "$B/probe" "${preload##* }"; do
 	[ -e "$f" ] || { echo "probe.sh: $f is missing (run make)" >&2; exit 2; }
 done
 case $preload in /*) ;; *) preload=$root/$preload ;; esac
+# A bad buffer faults in our memcpy where the kernel says EFAULT (a known
+# difference, probe.known): under ASan that fault is a report, so the
+# scenario is left out there.
+if [ -z "${PROBE_ARGS:-}" ] && [ -n "$PRE_RT" ]; then
+	args="--change $("$B/probe" --list | grep -v '^efault' | cut -d' ' -f1 | tr '\n' ' ')"
+fi
 
 out=$(mktemp -d /tmp/probe-e2e.XXXXXX) || exit 2
 
 # run_in_namespace N SCRIPT: SCRIPT (sh) inside a private mount namespace
 # with about N mounts. Without mkmounts, a few odd tmpfs mounts made here.
 run_in_namespace() {
-	if [ -x build/mkmounts ]; then
-		build/mkmounts -q -n "$1" -- sh -c "$2"
+	if [ -x "$B/mkmounts" ]; then
+		"$B/mkmounts" -q -n "$1" -- sh -c "$2"
 		return
 	fi
 	unshare -m --propagation private true 2>/dev/null || return 77
@@ -53,12 +59,12 @@ run_in_namespace() {
 # The three runs, in one namespace so that they see one table.
 runs='
 set -u
-p='"$root"'/build/probe
+p='"$B"'/probe
 o='"$out"'/$N
 $p '"$args"' > $o.kernel 2> $o.kernel.err
-LD_PRELOAD='"$preload"' MOUNTCACHE_SERVE_FIRST=1 $p '"$args"' > $o.serve_first 2> $o.serve_first.err
-LD_PRELOAD='"$preload"' $p '"$args"' > $o.default 2> $o.default.err
-LD_PRELOAD='"$preload"' MOUNTCACHE_DISABLE=1 $p '"$args"' > $o.disabled 2> $o.disabled.err
+LD_PRELOAD='\''"$preload"'\'' MOUNTCACHE_SERVE_FIRST=1 $p '"$args"' > $o.serve_first 2> $o.serve_first.err
+LD_PRELOAD='\''"$preload"'\'' $p '"$args"' > $o.default 2> $o.default.err
+LD_PRELOAD='\''"$preload"'\'' MOUNTCACHE_DISABLE=1 $p '"$args"' > $o.disabled 2> $o.disabled.err
 '
 
 total=0
@@ -98,7 +104,7 @@ for n in $sizes; do
 	done
 done
 
-scenarios=$(build/probe --list | wc -l)
+scenarios=$("$B/probe" --list | wc -l)
 echo "probe: $scenarios scenarios, $total differences"
 if [ "$total" -ne 0 ] || [ "$failed" -ne 0 ] || [ "${PROBE_KEEP:-0}" = 1 ]; then
 	echo "probe: transcripts kept in $out"

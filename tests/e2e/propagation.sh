@@ -5,8 +5,7 @@
 # - made by another process: seen within MOUNTCACHE_MAX_AGE_MS (here 300 ms),
 #   in-process and through the daemon.
 set -u
-cd "$(dirname "$0")/../.."
-B=$PWD/build
+. "$(dirname "$0")/lib.sh"
 if [ "${1:-}" != --inside ]; then
 	exec "$B/mkmounts" -q -n 500 -- bash "$0" --inside
 fi
@@ -19,7 +18,7 @@ fails=0
 # seconds, reads the table, and prints the propagation of $T ("shared" or
 # "private").
 reader() {
-	LD_PRELOAD=$B/libmountcache.so MOUNTCACHE_MAX_AGE_MS=300 /usr/bin/python3 -u -c '
+	LD_PRELOAD=$PRE MOUNTCACHE_MAX_AGE_MS=300 /usr/bin/python3 -u -c '
 import sys, time, ctypes
 target = sys.argv[1]
 libc = ctypes.CDLL(None, use_errno=True)

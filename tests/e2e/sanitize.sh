@@ -1,7 +1,7 @@
 #!/bin/bash
 # Sanitizers and memcheck over the preload, the engine and the daemon.
 #
-#   build/asan  ASan+UBSan (make B=build/asan SANITIZE=address,undefined)
+#   build/address-undefined  ASan+UBSan (make SANITIZE=address,undefined)
 #   build/tsan  ThreadSanitizer (gcc -fsanitize=thread)
 #   build/vg    no sanitizer, for valgrind
 #
@@ -21,9 +21,17 @@
 # kernel returns EFAULT, a documented difference (README, probe.known).
 # Exit: 0; 1 on any report or difference; 77 if a tool is missing.
 set -u
-cd "$(dirname "$0")/../.."
-root=$PWD
-B=$root/build A=$root/build/asan T=$root/build/tsan V=$root/build/vg
+. "$(dirname "$0")/lib.sh"
+root=$SRC
+# build/address-undefined is also where `make test SANITIZE=address,undefined`
+# builds: the two share objects.
+A=$root/build/address-undefined T=$root/build/tsan V=$root/build/vg
+# That whole-suite pass is itself the ASan run; TSan and valgrind need
+# builds of their own and run in the plain pass.
+if [ -n "${MC_SANITIZE:-}" ]; then
+	echo "sanitize: skipped in a sanitizer build (the plain pass runs it)"
+	exit 77
+fi
 LIBASAN=$(gcc -print-file-name=libasan.so)
 
 for t in valgrind findmnt; do
@@ -36,11 +44,11 @@ if [ "${1:-}" != --inside ]; then
 	t0=$SECONDS
 	# Only what is run here: the full "all" would also build the benches.
 	common="libmcengine.a libmountcache.so mtreader"
-	{ make -s B=build/asan SANITIZE=address,undefined \
-		$(printf "build/asan/%s " $common probe freshcheck mtdump mountcached test_parse \
+	{ make -s B="$A" SANITIZE=address,undefined \
+		$(printf "$A/%s " $common probe freshcheck mtdump mountcached test_parse \
 			test_mntent test_libmount test_capture test_api) &&
-	  make -s B=build/tsan SANITIZE=thread $(printf "build/tsan/%s " $common) &&
-	  make -s B=build/vg SANITIZE= $(printf "build/vg/%s " $common probe mtdump)
+	  make -s B="$T" SANITIZE=thread $(printf "$T/%s " $common) &&
+	  make -s B="$V" SANITIZE= $(printf "$V/%s " $common probe mtdump)
 	} >"$B/sanitize-build.log" 2>&1 || { cat "$B/sanitize-build.log"; echo "sanitize: build failed"; exit 1; }
 	echo "sanitize: builds ready ($((SECONDS - t0)) s)"
 	exec "$B/mkmounts" -q -n 1000 -- bash "$0" --inside

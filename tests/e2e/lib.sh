@@ -1,0 +1,16 @@
+# tests/e2e/lib.sh: the start every e2e script shares (sourced).
+#   - cd to the source tree (SRC: MC_SRCDIR, else two levels up from $0);
+#   - B: the build under test: MC_BUILD (tests/run.sh sets it, and `make
+#     test SANITIZE=...` points it at build/<sanitizers>), else build/;
+#   - PRE: what LD_PRELOAD must hold to load our preload. In an ASan build
+#     the ASan runtime must come first in every process (it refuses to start
+#     otherwise), so it goes in front: PRE_RT is that prefix, empty in a
+#     plain build.
+cd "${MC_SRCDIR:-$(dirname "$0")/../..}" || exit 2
+SRC=$PWD
+B=${MC_BUILD:-$SRC/build}
+PRE_RT=
+case ${MC_SANITIZE:-} in
+*address*) PRE_RT="$(gcc -print-file-name=libasan.so) " ;;
+esac
+PRE=$PRE_RT$B/libmountcache.so
