@@ -23,7 +23,8 @@
  *
  * Limits: clients, views and snapshot size are bounded; a client gets one
  * answer per request and a client that does not read its answers is
- * dropped (non-blocking sends), so none can starve the others. */
+ * dropped (non-blocking sends), so none can starve the others. Connections
+ * are bounded per uid too (see admit()): no user can hold every slot. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -51,6 +52,8 @@
 #endif
 
 #define MAX_CLIENTS 1024
+#define MAX_CLIENTS_PER_UID 128         /* for each uid but root */
+#define ROOT_RESERVE 256                /* slots only root may take */
 #define MAX_VIEWS 256
 #define IDLE_NS (60ull * 1000000000u)
 
@@ -119,6 +122,27 @@ static void drop_client(struct client *c)
 	nclients--;
 }
 
+/* Whether a new connection from uid may take a slot. Clients keep their
+ * connection for the life of the process, so a user who opens many and
+ * sits on them would otherwise lock every later process (root's too) out
+ * of the daemon: correct still (they read the kernel), but slow. So a uid
+ * other than root holds at most MAX_CLIENTS_PER_UID, and all of them
+ * together leave ROOT_RESERVE slots to root. */
+static bool admit(uid_t uid)
+{
+	if (nclients >= MAX_CLIENTS)
+		return false;
+	if (uid == 0)
+		return true;
+	if (nclients >= MAX_CLIENTS - ROOT_RESERVE)
+		return false;
+	unsigned n = 0;
+	for (struct client *c = clients; c; c = c->next)
+		if (c->uid == uid && ++n >= MAX_CLIENTS_PER_UID)
+			return false;
+	return true;
+}
+
 static void accept_client(int lfd)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -126,7 +150,7 @@ static void accept_client(int lfd)
 		return;
 	struct ucred cred;
 	socklen_t len = sizeof cred;
-	if (nclients >= MAX_CLIENTS || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || !admit(cred.uid)) {
 		st.refused++;
 		close(fd);
 		return;
