@@ -31,9 +31,6 @@
  * ABI, from include/uapi/linux/mount.h (Linux 6.18). Not <linux/mount.h>:
  * it clashes with <sys/mount.h> under glibc 2.36. */
 #define MC_NR_statmount 457
-#define MC_NR_listmount 458
-#define MC_LSMT_ROOT UINT64_MAX
-#define MC_MNT_ID_REQ_SIZE_VER0 24
 
 #define SM_SB_BASIC        0x0001u
 #define SM_MNT_BASIC       0x0002u
@@ -107,13 +104,6 @@ struct mc_statmount {
 };
 _Static_assert(sizeof(struct mc_statmount) == 512, "struct statmount is 512 bytes");
 
-struct mc_mnt_id_req {
-	uint32_t size;
-	uint32_t spare;
-	uint64_t mnt_id;
-	uint64_t param;              /* statmount: mask; listmount: last id */
-	uint64_t mnt_ns_id;
-};
 
 /* ---- system calls -------------------------------------------------------- */
 
@@ -178,19 +168,13 @@ static int list_all(uint64_t **ret_ids, size_t *ret_n)
 	if (!ids)
 		return -ENOMEM;
 	for (;;) {
-		struct mc_mnt_id_req req = {
-			.size = MC_MNT_ID_REQ_SIZE_VER0,
-			.mnt_id = MC_LSMT_ROOT,
-			.param = n ? ids[n - 1] : 0,
-		};
-		long r = syscall(MC_NR_listmount, &req, ids + n, cap - n, 0);
+		long r = mc_sys_listmount(n ? ids[n - 1] : 0, ids + n, cap - n);
 
 		if (r < 0) {
-			if (errno == EINTR)
+			if (r == -EINTR)
 				continue;
-			r = errno == ENOSYS ? -EOPNOTSUPP : -errno;
 			free(ids);
-			return (int)r;
+			return r == -ENOSYS ? -EOPNOTSUPP : (int)r;
 		}
 		n += (size_t)r;
 		if (n < cap)

@@ -199,8 +199,10 @@ void mc_snap_atfork_prepare(void);
 void mc_snap_atfork_release(void);
 
 /* ---- client.c: asking mountcached ------------------------------------ */
-/* Is a daemon worth asking (socket present, not refused recently)? */
+/* Is a daemon there (socket present, not refused recently)? */
 bool mc_client_enabled(void);
+/* ... and is asking it cheaper than reading the kernel (not a small table)? */
+bool mc_client_worth(void);
 /* A snapshot of this process's table from the daemon. *ret_snap is NULL
  * when the daemon says we already hold generation @have_gen. @revalidate
  * asks for a fresh capture. Returns 0 or <0 (the caller captures itself). */

@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -31,5 +33,31 @@ static inline int mc_sys_fcntl(int fd, int cmd, long arg)
 static inline int mc_sys_fstat(int fd, struct stat *st)
 {
 	return (int)syscall(SYS_fstat, fd, st);
+}
+
+/* listmount(2) (Linux 6.8+): no glibc wrapper, and Debian 12's uapi headers
+ * lack it; the ABI is include/uapi/linux/mount.h's. Returns how many ids
+ * it stored (at most @n), or -errno (-ENOSYS on older kernels). */
+#define MC_NR_listmount 458
+#define MC_LSMT_ROOT UINT64_MAX
+#define MC_MNT_ID_REQ_SIZE_VER0 24
+
+struct mc_mnt_id_req {
+	uint32_t size;
+	uint32_t spare;
+	uint64_t mnt_id;
+	uint64_t param;              /* statmount: mask; listmount: last id */
+	uint64_t mnt_ns_id;
+};
+
+static inline long mc_sys_listmount(uint64_t after, uint64_t *ids, size_t n)
+{
+	struct mc_mnt_id_req req = {
+		.size = MC_MNT_ID_REQ_SIZE_VER0,
+		.mnt_id = MC_LSMT_ROOT,
+		.param = after,
+	};
+	long r = syscall(MC_NR_listmount, &req, ids, n, 0);
+	return r < 0 ? -errno : r;
 }
 #endif

@@ -274,7 +274,7 @@ static int capture(struct mc_view *v, int procdir, struct mc_snap **ret_snap)
 	unsigned gen = __atomic_load_n(&mc_inval_gen, __ATOMIC_ACQUIRE);
 	int r;
 
-	if (procdir < 0 && mc_client_enabled()) {
+	if (procdir < 0 && mc_client_worth()) {
 		r = from_daemon(v, gen, ret_snap);
 		if (r == 0)
 			return 0;

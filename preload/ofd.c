@@ -322,8 +322,10 @@ static int settle_snapshot(struct mc_ofd *o, int64_t pos)
 		return 0;                       /* continuing a read */
 	struct mc_snap *snap;
 	int r = mc_view_snapshot(o->view, &snap);
-	if (r < 0)
+	if (r < 0) {
+		MC_DEBUG("read: no snapshot (%s), the kernel answers", strerror(-r));
 		return r;
+	}
 	mc_snap_unref(o->snap);
 	o->snap = snap;
 	s->gen = snap->gen;

@@ -12,7 +12,8 @@
  * process's first open of that format: a process that reads the table once
  * gains nothing from a copy and would pay for our own extra open and read,
  * so the first open passes straight to the kernel, unless mountcached
- * runs: then even the first read is a copy (MOUNTCACHE_SERVE_FIRST=1 serves
+ * runs and the table is not small (mc_client_worth): then even the first
+ * read is a copy (MOUNTCACHE_SERVE_FIRST=1 serves
  * it too without a daemon; the tests use that for the served path). */
 #include <errno.h>
 #include <limits.h>
@@ -146,7 +147,7 @@ bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan 
 	if (!serves_self(&p))
 		goto out;
 	if (__atomic_add_fetch(&opened[p.fmt], 1, __ATOMIC_RELAXED) == 1 && !mc_serve_first &&
-	    !mc_client_enabled()) {
+	    !mc_client_worth()) {
 		MC_DEBUG("open %s: first open, left to the kernel", abs);
 		goto out;
 	}
