@@ -62,9 +62,10 @@ set -u
 p='"$B"'/probe
 o='"$out"'/$N
 $p '"$args"' > $o.kernel 2> $o.kernel.err
-LD_PRELOAD='\''"$preload"'\'' MOUNTCACHE_SERVE_FIRST=1 $p '"$args"' > $o.serve_first 2> $o.serve_first.err
-LD_PRELOAD='\''"$preload"'\'' $p '"$args"' > $o.default 2> $o.default.err
-LD_PRELOAD='\''"$preload"'\'' MOUNTCACHE_DISABLE=1 $p '"$args"' > $o.disabled 2> $o.disabled.err
+LD_PRELOAD='\'"$preload"\'' MOUNTCACHE_SERVE_FIRST=1 $p '"$args"' > $o.serve_first 2> $o.serve_first.err
+LD_PRELOAD='\'"$preload"\'' $p '"$args"' > $o.default 2> $o.default.err
+LD_PRELOAD='\'"$preload"\'' MOUNTCACHE_DISABLE=1 $p '"$args"' > $o.disabled 2> $o.disabled.err
+LD_PRELOAD='\'"$preload"\'' MOUNTCACHE_SERVE_FIRST=1 MOUNTCACHE_DEBUG=1 cat /proc/self/mountinfo 2> $o.proof >/dev/null
 '
 
 total=0
@@ -82,6 +83,12 @@ for n in $sizes; do
 		cat "$out/$n".*.err >&2 2>/dev/null
 		failed=1
 		continue
+	fi
+	# proof that the preload was there at all (a wrong LD_PRELOAD is only
+	# a warning from ld.so, and then every transcript agrees)
+	if ! grep -q "served from snapshots" "$out/$n.proof"; then
+		echo "probe: N=$n: the preload served nothing: $(head -c 300 "$out/$n.proof")" >&2
+		failed=1
 	fi
 	known=tests/e2e/probe.known
 	sed -f "$known" "$out/$n.kernel" > "$out/$n.kernel.cmp"
