@@ -40,6 +40,27 @@ static int real_openat(int (*fn)(), bool has_dirfd, int dirfd, const char *path,
 
 /* Plan before the real open, commit (or forget a stale number) after it;
  * neither when this thread is already inside our code. */
+static bool open_plan(int dirfd, const char *path, int flags, struct mc_track_plan *plan)
+{
+	struct mc_guard g;
+	bool serve = false;
+	if (mc_enter(&g)) {
+		serve = mc_track_plan(dirfd, path, flags, plan);
+		mc_leave(&g);
+	}
+	return serve;
+}
+
+static int open_done(bool serve, const struct mc_track_plan *plan, int fd)
+{
+	struct mc_guard g;
+	if (fd >= 0 && mc_enter(&g)) {
+		mc_track_done(serve ? plan : NULL, fd);
+		mc_leave(&g);
+	}
+	return fd;
+}
+
 #define OPEN_WRAPPER(name, has_dirfd, dirfd_expr)                                 \
 	{                                                                         \
 		va_list ap;                                                       \
@@ -47,19 +68,10 @@ static int real_openat(int (*fn)(), bool has_dirfd, int dirfd, const char *path,
 		mode_t mode = open_mode(flags, ap);                               \
 		va_end(ap);                                                       \
 		struct mc_track_plan plan;                                        \
-		struct mc_guard g;                                                \
-		bool serve = false;                                               \
-		if (mc_enter(&g)) {                                               \
-			serve = mc_track_plan(dirfd_expr, path, flags, &plan);    \
-			mc_leave(&g);                                             \
-		}                                                                 \
-		int fd = real_openat((int (*)())REAL(name), has_dirfd, dirfd_expr, \
-				     path, flags, mode);                          \
-		if (fd >= 0 && mc_enter(&g)) {                                    \
-			mc_track_done(serve ? &plan : NULL, fd);                  \
-			mc_leave(&g);                                             \
-		}                                                                 \
-		return fd;                                                        \
+		bool serve = open_plan(dirfd_expr, path, flags, &plan);           \
+		return open_done(serve, &plan,                                    \
+				 real_openat((int (*)())REAL(name), has_dirfd,    \
+					     dirfd_expr, path, flags, mode));     \
 	}
 
 MC_EXPORT int open(const char *path, int flags, ...) OPEN_WRAPPER(open, false, AT_FDCWD)
@@ -72,19 +84,10 @@ MC_EXPORT int openat64(int dirfd, const char *path, int flags, ...) OPEN_WRAPPER
 #define OPEN2_WRAPPER(name, dirfd, ...)                                            \
 	{                                                                          \
 		struct mc_track_plan plan;                                         \
-		struct mc_guard g;                                                 \
-		bool serve = false;                                                \
-		if (mc_enter(&g)) {                                                \
-			serve = mc_track_plan(dirfd, path, flags, &plan);          \
-			mc_leave(&g);                                              \
-		}                                                                  \
-		int fd = REAL(name) ? mc_real.name(__VA_ARGS__)                    \
-				    : (int)syscall(SYS_openat, dirfd, path, flags, 0); \
-		if (fd >= 0 && mc_enter(&g)) {                                     \
-			mc_track_done(serve ? &plan : NULL, fd);                   \
-			mc_leave(&g);                                              \
-		}                                                                  \
-		return fd;                                                         \
+		bool serve = open_plan(dirfd, path, flags, &plan);                 \
+		return open_done(serve, &plan,                                     \
+				 REAL(name) ? mc_real.name(__VA_ARGS__)            \
+					    : (int)syscall(SYS_openat, dirfd, path, flags, 0)); \
 	}
 
 MC_EXPORT int __open_2(const char *path, int flags) OPEN2_WRAPPER(__open_2, AT_FDCWD, path, flags)
@@ -191,8 +194,8 @@ MC_EXPORT FILE *fdopen(int fd, const char *mode)
 	int flags;
 	if (mc_fd_peek(fd) && mc_enter(&g)) {
 		FILE *fp = NULL;
-		struct mc_ofd *o = mc_fd_get(fd);
-		if (o && mc_stream_mode(mode, &flags) && mc_ofd_check_fd(o, fd))
+		struct mc_ofd *o = mc_fd_get_checked(fd);
+		if (o && mc_stream_mode(mode, &flags))
 			fp = mc_stream_open(fd, o);
 		if (o && !fp)
 			mc_ofd_put(o);
@@ -315,12 +318,8 @@ static bool serve(int fd, const struct iovec *iov, int cnt, off_t off, bool expl
 			return false;
 		r = mc_ofd_read_nested(o, fd, iov, cnt, off);
 	} else {
-		struct mc_ofd *o = mc_fd_get(fd);
-		if (!o || !mc_ofd_check_fd(o, fd)) {
-			/* closed behind our back and the number reused */
-			if (o)
-				mc_ofd_put(o);
-			mc_fd_forget(fd);
+		struct mc_ofd *o = mc_fd_get_checked(fd);
+		if (!o) {
 			mc_leave(&g);
 			errno = saved;
 			return false;
@@ -447,11 +446,8 @@ static off_t seek(int fd, off_t off, int whence, off_t (*real)(int, off_t, int))
 	struct mc_guard g;
 	if (likely(!mc_fd_peek(fd)) || !mc_enter(&g))
 		return real(fd, off, whence);
-	struct mc_ofd *o = mc_fd_get(fd);
-	if (!o || !mc_ofd_check_fd(o, fd)) {
-		if (o)
-			mc_ofd_put(o);
-		mc_fd_forget(fd);
+	struct mc_ofd *o = mc_fd_get_checked(fd);
+	if (!o) {
 		mc_leave(&g);
 		return real(fd, off, whence);
 	}

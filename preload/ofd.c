@@ -230,6 +230,18 @@ struct mc_ofd *mc_fd_get(int fd)
 	return o;
 }
 
+struct mc_ofd *mc_fd_get_checked(int fd)
+{
+	struct mc_ofd *o = mc_fd_get(fd);
+	if (o && mc_ofd_check_fd(o, fd))
+		return o;
+	/* closed behind our back (a raw syscall) and the number reused */
+	if (o)
+		mc_ofd_put(o);
+	mc_fd_forget(fd);
+	return NULL;
+}
+
 void mc_ofd_put(struct mc_ofd *o)
 {
 	pthread_mutex_lock(&fd_lock);

@@ -128,6 +128,9 @@ int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt);
 /* The description behind @fd with a reference, or NULL if not ours. The
  * NULL case is lock-free: every read() of the process passes here. */
 struct mc_ofd *mc_fd_get(int fd);
+/* The same, and only if @fd still holds that file; a stale entry (the fd
+ * closed behind our back and its number reused) is forgotten. */
+struct mc_ofd *mc_fd_get_checked(int fd);
 /* Is @fd ours? Lock-free, no reference: for nested (signal handler) calls. */
 struct mc_ofd *mc_fd_peek(int fd);
 /* A read from a nested call: the kernel's bytes at our offset (pread on a
