@@ -125,11 +125,15 @@ static void raw_reads(const uint8_t *data, size_t size, const uint8_t *ctl, size
 		char c[300];
 		struct iovec iov = { c, sizeof c };
 		ssize_t n = mc_ofd_read(o, fd, &iov, 1, -1);
-		size_t expect = (size_t)off >= size ? 0 : size - (size_t)off < sizeof c ? size - (size_t)off : sizeof c;
-		FUZZ_CHECK(n == (ssize_t)expect && !memcmp(c, data + (off < (off_t)size ? off : 0), expect),
-			   "read at %lld: %zd, expected %zu", (long long)off, n, expect);
-		n = mc_ofd_read(o, fd, &iov, 1, off);
-		FUZZ_CHECK(n == (ssize_t)expect, "pread at %lld", (long long)off);
+		/* Up to what remains, and maybe less: like seq_file, a read
+		 * stops before a line that does not fit in the page it renders
+		 * into, but it returns something unless at the end. */
+		size_t most = (size_t)off >= size ? 0 : size - (size_t)off < sizeof c ? size - (size_t)off : sizeof c;
+		FUZZ_CHECK(n >= 0 && (size_t)n <= most && (n > 0 || most == 0) &&
+			   !memcmp(c, data + (off < (off_t)size ? off : 0), (size_t)n),
+			   "read at %lld: %zd, at most %zu", (long long)off, n, most);
+		ssize_t n2 = mc_ofd_read(o, fd, &iov, 1, off);
+		FUZZ_CHECK(n2 == n, "pread at %lld: %zd, read gave %zd", (long long)off, n2, n);
 	}
 	FUZZ_CHECK(mc_ofd_lseek(o, -1, SEEK_SET) == -EINVAL, "negative seek");
 	FUZZ_CHECK(mc_ofd_lseek(o, 0, SEEK_END) == -EINVAL, "SEEK_END");
