@@ -22,8 +22,7 @@ if [ "${1:-}" != --inside ]; then
 fi
 
 D=$MC_FIXTURE_DIR
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+scratch api
 pass=0 fail=0
 
 ok() { pass=$((pass + 1)); }

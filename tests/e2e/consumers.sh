@@ -18,8 +18,7 @@ if [ "${1:-}" != --inside ]; then
 fi
 
 n=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+scratch consumers
 fails=0 cases=0
 PREENV=("LD_PRELOAD=$PRE")
 

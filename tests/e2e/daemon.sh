@@ -13,7 +13,7 @@ case ${1:-} in
 	exec "$B/mkmounts" -q -n 2000 -- bash "$0" --inside ;;
 esac
 
-tmp=$(mktemp -d)
+scratch daemon
 export MOUNTCACHE_SOCKET=$tmp/d.sock
 fails=0 cases=0
 check() {        # check NAME COND-COMMAND...
@@ -27,8 +27,6 @@ start_daemon() {
 	for _ in $(seq 50); do [ -S "$MOUNTCACHE_SOCKET" ] && return; sleep 0.02; done
 }
 stop_daemon() { kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; }
-cleanup() { stop_daemon; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
 
 same_as_kernel() {   # a preloaded cat shows what the kernel shows
 	cat /proc/self/mountinfo >"$tmp/k" &&

@@ -32,15 +32,8 @@ if [ "${1:-}" != --inside ]; then
 	exec "$B/mkmounts" -q -n 300 -- bash "$0" --inside
 fi
 
-tmp=$(mktemp -d /tmp/mc-faults.XXXXXX)
+scratch faults
 dpid= fpid=
-cleanup() {
-	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null
-	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
 export MOUNTCACHE_SERVE_FIRST=1 MOUNTCACHE_NO_DAEMON=1
 PRE="$B/libmountcache.so $B/faultinj.so"
 fails=0 runs=0 fired=0

@@ -14,3 +14,10 @@ case ${MC_SANITIZE:-} in
 *address*) PRE_RT="$(gcc -print-file-name=libasan.so) " ;;
 esac
 PRE=$PRE_RT$B/libmountcache.so
+
+# scratch NAME: $tmp, a scratch directory that goes on exit, after every
+# background job of the script (daemons, churn) is stopped.
+scratch() {
+	tmp=$(mktemp -d "/tmp/mc-$1.XXXXXX") || exit 2
+	trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+}

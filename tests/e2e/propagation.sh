@@ -9,8 +9,7 @@ set -u
 if [ "${1:-}" != --inside ]; then
 	exec "$B/mkmounts" -q -n 500 -- bash "$0" --inside
 fi
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+scratch propagation
 T=$MC_FIXTURE_EARLY
 fails=0
 

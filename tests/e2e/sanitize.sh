@@ -54,15 +54,8 @@ if [ "${1:-}" != --inside ]; then
 	exec "$B/mkmounts" -q -n 1000 -- bash "$0" --inside
 fi
 
-tmp=$(mktemp -d /tmp/mc-sanitize.XXXXXX)
+scratch sanitize
 dpid= cpid=
-cleanup() {
-	[ -n "$cpid" ] && kill "$cpid" 2>/dev/null
-	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
 fails=0 cases=0
 fail() { fails=$((fails + 1)); echo "FAIL: $*"; }
 ok() { echo "ok: $*"; }
