@@ -178,6 +178,8 @@ struct mc_snap {
 	bool validated;
 	int parsed;                     /* atomic: 0 not yet, 1 ok, <0 -errno */
 	struct mc_table table;
+	uint32_t *lines;                /* atomic: mc_snap_lines(), or NULL */
+	unsigned passes;                /* atomic: reads from offset 0 */
 	void *owner;                    /* backend data released with the snap */
 	void (*release)(struct mc_snap *s);
 };
@@ -193,6 +195,11 @@ struct mc_snap *mc_snap_ref(struct mc_snap *s);
 void mc_snap_unref(struct mc_snap *s);
 /* The parsed table, or NULL if the text does not parse (callers fall back). */
 struct mc_table *mc_snap_table(struct mc_snap *s);
+/* The end offset of each line of the text (just past its '\n'; the text's
+ * end for a last line without one), built on first call; lines[0] holds
+ * the count n, lines[1..n] the ends. NULL when memory is short or the text
+ * is over 4 GiB: the caller then walks the text itself. */
+const uint32_t *mc_snap_lines(struct mc_snap *s);
 uint64_t mc_now_ns(void);
 /* fork handlers: the parse lock, taken last and released first. */
 void mc_snap_atfork_prepare(void);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,14 +86,48 @@ struct mc_snap *mc_snap_ref(struct mc_snap *s)
 	return s;
 }
 
+/* At most one line per byte, plus the count: the mapping is sized for
+ * that and only the pages written are ever backed. */
+static size_t lines_size(size_t len)
+{
+	return (len + 2) * sizeof(uint32_t);
+}
+
 void mc_snap_unref(struct mc_snap *s)
 {
 	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	mc_table_free(&s->table);
+	if (s->lines)
+		mc_zfree(s->lines, lines_size(s->len));
 	if (s->release)
 		s->release(s);
 	mc_zfree(s, sizeof *s);
+}
+
+/* Built without a lock (reads may come from signal handlers) and
+ * published with a CAS; a thread that loses the race unmaps its copy. */
+const uint32_t *mc_snap_lines(struct mc_snap *s)
+{
+	uint32_t *l = __atomic_load_n(&s->lines, __ATOMIC_ACQUIRE);
+	if (l || s->len > UINT32_MAX - 2)
+		return l;
+	l = mc_zalloc(lines_size(s->len));
+	if (!l)
+		return NULL;
+	size_t n = 0;
+	for (const char *p = s->text, *end = s->text + s->len; p < end; ) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		p = nl ? nl + 1 : end;
+		l[++n] = (uint32_t)(p - s->text);
+	}
+	l[0] = (uint32_t)n;
+	uint32_t *none = NULL;
+	if (!__atomic_compare_exchange_n(&s->lines, &none, l, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		mc_zfree(l, lines_size(s->len));
+		l = none;
+	}
+	return l;
 }
 
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -362,6 +362,41 @@ static size_t line_end(const struct mc_snap *snap, size_t from)
 	return nl ? (size_t)(nl - snap->text) + 1 : snap->len;
 }
 
+/* Walks the lines of a snapshot from a line start: through the snapshot's
+ * line index when it has one (a memchr per line cost more than the copy:
+ * ~40 per page), else through the text. */
+struct cursor {
+	const struct mc_snap *snap;
+	const uint32_t *lines;          /* mc_snap_lines(), or NULL */
+	size_t i;                       /* with lines: the next line */
+};
+
+static void cursor_at(struct cursor *c, const struct mc_snap *snap, const uint32_t *lines, size_t from)
+{
+	c->snap = snap;
+	c->lines = lines;
+	c->i = 1;
+	if (lines) {                    /* the first line that ends past @from */
+		size_t lo = 1, hi = (size_t)lines[0] + 1;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (lines[mid] <= from)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		c->i = lo;
+	}
+}
+
+/* The end of the line that starts at @from, the cursor's next line. */
+static size_t cursor_next(struct cursor *c, size_t from)
+{
+	if (!c->lines)
+		return line_end(c->snap, from);
+	return c->i <= c->lines[0] ? c->lines[c->i++] : c->snap->len;
+}
+
 static void fit(struct mc_slot *s, size_t record)
 {
 	while (record >= s->bufsize && s->bufsize < (1u << 30))
@@ -370,15 +405,17 @@ static void fit(struct mc_slot *s, size_t record)
 
 /* traverse(): render from the start up to @pos, which leaves the window
  * ending with the record that contains @pos. */
-static void seq_traverse(struct mc_slot *s, const struct mc_snap *snap, int64_t pos)
+static void seq_traverse(struct mc_slot *s, const struct mc_snap *snap, const uint32_t *lines, int64_t pos)
 {
+	struct cursor c;
 	size_t at = 0;
 
 	s->kend = 0;
 	if (pos == 0)
 		return;
+	cursor_at(&c, snap, lines, 0);
 	while (at < snap->len) {
-		size_t e = line_end(snap, at);
+		size_t e = cursor_next(&c, at);
 		fit(s, e - at);
 		s->kend = (int64_t)e;
 		if ((int64_t)e >= pos)
@@ -388,14 +425,16 @@ static void seq_traverse(struct mc_slot *s, const struct mc_snap *snap, int64_t 
 }
 
 /* How many bytes from @pos one read of @want bytes returns. */
-static size_t seq_read(struct mc_slot *s, const struct mc_snap *snap, int64_t pos, size_t want)
+static size_t seq_read(struct mc_slot *s, const struct mc_snap *snap, const uint32_t *lines,
+		       int64_t pos, size_t want)
 {
+	struct cursor c;
 	size_t copied = 0;
 
 	if (pos == 0)
 		s->kend = 0;
 	if (pos != s->read_pos)
-		seq_traverse(s, snap, pos);
+		seq_traverse(s, snap, lines, pos);
 	if (s->kend > pos) {                    /* the rest of the window first */
 		size_t left = (size_t)(s->kend - pos);
 		copied = left < want ? left : want;
@@ -405,11 +444,12 @@ static size_t seq_read(struct mc_slot *s, const struct mc_snap *snap, int64_t po
 	size_t at = (size_t)s->kend, remaining = want - copied;
 	if (s->kend < pos || at >= snap->len)
 		return copied;                  /* end of file */
-	size_t end = line_end(snap, at);        /* one record, whatever its size */
+	cursor_at(&c, snap, lines, at);
+	size_t end = cursor_next(&c, at);       /* one record, whatever its size */
 	fit(s, end - at);
 	size_t count = end - at;
 	while (end < snap->len && count < remaining) {
-		size_t e = line_end(snap, end);
+		size_t e = cursor_next(&c, end);
 		if (count + (e - end) >= s->bufsize)
 			break;
 		count += e - end;
@@ -476,8 +516,15 @@ ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcn
 	} else if (settle_snapshot(o, pos) < 0) {
 		n = kernel_seq(s, fd, iov, iovcnt, pos, off >= 0);
 	} else {
-		const struct mc_snap *snap = o->snap;
-		size_t left = seq_read(s, snap, pos, total);
+		struct mc_snap *snap = o->snap;
+		/* A pass from the start that is not the snapshot's first pays
+		 * for its line index once; a one-off read walks the text. */
+		if (pos == 0)
+			__atomic_add_fetch(&snap->passes, 1, __ATOMIC_RELAXED);
+		const uint32_t *lines = __atomic_load_n(&snap->passes, __ATOMIC_RELAXED) > 1
+						? mc_snap_lines(snap)
+						: __atomic_load_n(&snap->lines, __ATOMIC_ACQUIRE);
+		size_t left = seq_read(s, snap, lines, pos, total);
 		size_t at = (size_t)pos;
 		n = (ssize_t)left;
 		for (int i = 0; i < iovcnt && left; i++) {

@@ -88,17 +88,15 @@ static void mountinfo_lookups(const uint8_t *data, size_t size)
 	mc_snap_unref(s);
 }
 
-/* Reads through the description: chunked, then at offsets. */
-static void raw_reads(const uint8_t *data, size_t size, const uint8_t *ctl, size_t nctl)
+/* One pass from offset 0 in chunks of sizes taken from @ctl: the bytes
+ * must be the text. Returns a hash of the sizes the reads returned. */
+static uint64_t chunked_pass(struct mc_ofd *o, int fd, const uint8_t *data, size_t size,
+			     const uint8_t *ctl, size_t nctl)
 {
-	struct mc_snap *s = snap_of(data, size, MC_MOUNTS);
-	int fd;
-	struct mc_ofd *o;
-
-	fuzz_set_snapshot(s);
-	o = served_fd(&fd, MC_MOUNTS);
+	uint64_t h = 1469598103934665603ull;
 	char *got = malloc(size + 64);
 	size_t at = 0;
+	FUZZ_CHECK(mc_ofd_lseek(o, 0, SEEK_SET) == 0, "lseek 0");
 	for (size_t k = 0; ; k++) {
 		size_t want = 1 + (nctl ? ctl[k % nctl] * (k % 3 + 1) : 4095);
 		char a[8], b[4096];
@@ -114,9 +112,37 @@ static void raw_reads(const uint8_t *data, size_t size, const uint8_t *ctl, size
 		memcpy(got + at, a, ca);
 		memcpy(got + at + ca, b, (size_t)n - ca);
 		at += (size_t)n;
+		h = (h ^ (uint64_t)n) * 1099511628211ull;
 		FUZZ_CHECK(k < size + 2, "reads never end");
 	}
 	FUZZ_CHECK(at == size && (size == 0 || !memcmp(got, data, size)), "chunked read differs (%zu of %zu)", at, size);
+	free(got);
+	return h;
+}
+
+/* Reads through the description: chunked (twice: the second pass goes
+ * through the snapshot's line index), then at offsets. */
+static void raw_reads(const uint8_t *data, size_t size, const uint8_t *ctl, size_t nctl)
+{
+	struct mc_snap *s = snap_of(data, size, MC_MOUNTS);
+	int fd;
+	struct mc_ofd *o;
+
+	fuzz_set_snapshot(s);
+	o = served_fd(&fd, MC_MOUNTS);
+	uint64_t walked = chunked_pass(o, fd, data, size, ctl, nctl);
+	FUZZ_CHECK(s->lines == NULL, "a first pass built the line index");
+	chunked_pass(o, fd, data, size, ctl, nctl);
+	FUZZ_CHECK(s->lines != NULL, "a second pass did not build the line index");
+	/* A new description (its buffer one page again, as a new open's)
+	 * reads through the index: the pieces must be the first pass's. */
+	int fd2;
+	struct mc_ofd *o2 = served_fd(&fd2, MC_MOUNTS);
+	FUZZ_CHECK(chunked_pass(o2, fd2, data, size, ctl, nctl) == walked,
+		   "the line index cut the reads differently");
+	mc_ofd_put(o2);
+	mc_fd_forget(fd2);
+	close(fd2);
 
 	/* seek + read, pread-style reads, seeks the kernel refuses */
 	for (size_t k = 0; k < 4 && nctl; k++) {
@@ -138,7 +164,6 @@ static void raw_reads(const uint8_t *data, size_t size, const uint8_t *ctl, size
 	FUZZ_CHECK(mc_ofd_lseek(o, -1, SEEK_SET) == -EINVAL, "negative seek");
 	FUZZ_CHECK(mc_ofd_lseek(o, 0, SEEK_END) == -EINVAL, "SEEK_END");
 
-	free(got);
 	mc_ofd_put(o);
 	mc_fd_forget(fd);
 	close(fd);
