@@ -696,10 +696,11 @@ int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz)
 		const char *line = snap->text + m->line_off;
 		bool nl = (size_t)m->line_off + m->line_len < snap->len;
 
-		/* glibc skips an autofs "ignore" line only if it saw "ignore":
-		 * with a short buffer the cut line is listed, so emulate it. */
-		if (m->mntent_skip && (size_t)m->line_len + 2 <= (size_t)bufsiz)
-			continue;
+		/* An autofs "ignore" line: glibc parses it into the caller's
+		 * buffer and entry before it skips it (what it leaves there
+		 * shows in the next entry's freq and passno when that line
+		 * lacks them), and lists it when a short buffer cut "ignore"
+		 * off: the full emulation, for these rare lines. */
 		if (m->mntent_skip) {
 			if (mc_mntent_from_line(line, m->line_len, nl, mp, buf, bufsiz))
 				r = 1;
