@@ -13,8 +13,8 @@
  * gains nothing from a copy and would pay for our own extra open and read,
  * so the first open passes straight to the kernel, unless mountcached
  * runs and the table is not small (mc_client_worth): then even the first
- * read is a copy (MOUNTCACHE_SERVE_FIRST=1 serves
- * it too without a daemon; the tests use that for the served path). */
+ * read is a copy. MOUNTCACHE_SERVE_FIRST=1 serves it without a daemon too
+ * (the tests use that for the served path). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
