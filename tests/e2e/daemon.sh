@@ -87,6 +87,21 @@ one_capture() {
 }
 [ -x "$B/mountcache" ] && check "20 readers after a change: one capture per change" one_capture
 
+# A view in use is re-captured before its snapshot expires: a request
+# after twice the maximum age (1 s) is still answered without a capture.
+stat_of() { "$B/mountcache" stats 2>/dev/null | awk -v k="$1" '$1 == k { print $2 }'; }
+ahead() {
+	LD_PRELOAD=$PRE cat /proc/self/mountinfo >/dev/null
+	sleep 2.5
+	local h0 h1 a
+	h0=$(stat_of hits)
+	LD_PRELOAD=$PRE cat /proc/self/mountinfo >/dev/null
+	h1=$(stat_of hits) a=$(stat_of ahead)
+	echo "re-captured ahead of expiry: $a; hits $h0 -> $h1"
+	[ -n "$a" ] && [ "$a" -ge 2 ] && [ "$h1" -gt "$h0" ]
+}
+[ -x "$B/mountcache" ] && check "a snapshot in use is re-captured before it expires" ahead
+
 # Namespaces and a chroot side by side: each sees exactly its own table.
 other_ns() {
 	unshare -m --propagation private sh -c "
