@@ -178,7 +178,7 @@ struct mc_snap {
 	bool validated;
 	int parsed;                     /* atomic: 0 not yet, 1 ok, <0 -errno */
 	struct mc_table table;
-	uint32_t *lines;                /* atomic: mc_snap_lines(), or NULL */
+	uint32_t *lines;                /* atomic: see mc_snap_lines() */
 	unsigned passes;                /* atomic: reads from offset 0 */
 	void *owner;                    /* backend data released with the snap */
 	void (*release)(struct mc_snap *s);
@@ -200,6 +200,8 @@ struct mc_table *mc_snap_table(struct mc_snap *s);
  * the count n, lines[1..n] the ends. NULL when memory is short or the text
  * is over 4 GiB: the caller then walks the text itself. */
 const uint32_t *mc_snap_lines(struct mc_snap *s);
+/* The same if already built, else NULL: nothing is built. */
+const uint32_t *mc_snap_lines_built(struct mc_snap *s);
 uint64_t mc_now_ns(void);
 /* fork handlers: the parse lock, taken last and released first. */
 void mc_snap_atfork_prepare(void);

@@ -86,11 +86,12 @@ struct mc_snap *mc_snap_ref(struct mc_snap *s)
 	return s;
 }
 
-/* At most one line per byte, plus the count: the mapping is sized for
- * that and only the pages written are ever backed. */
-static size_t lines_size(size_t len)
+/* The count, then one end per line: lines[0] + 1 entries. */
+#define LINES_NONE ((uint32_t *)1)
+
+static size_t lines_size(const uint32_t *lines)
 {
-	return (len + 2) * sizeof(uint32_t);
+	return ((size_t)lines[0] + 1) * sizeof(uint32_t);
 }
 
 void mc_snap_unref(struct mc_snap *s)
@@ -98,36 +99,52 @@ void mc_snap_unref(struct mc_snap *s)
 	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	mc_table_free(&s->table);
-	if (s->lines)
-		mc_zfree(s->lines, lines_size(s->len));
+	if (s->lines && s->lines != LINES_NONE)
+		mc_zfree(s->lines, lines_size(s->lines));
 	if (s->release)
 		s->release(s);
 	mc_zfree(s, sizeof *s);
 }
 
 /* Built without a lock (reads may come from signal handlers) and
- * published with a CAS; a thread that loses the race unmaps its copy. */
+ * published with a CAS; a thread that loses the race unmaps its copy. A
+ * failure is remembered (LINES_NONE): the text is walked instead. */
 const uint32_t *mc_snap_lines(struct mc_snap *s)
 {
 	uint32_t *l = __atomic_load_n(&s->lines, __ATOMIC_ACQUIRE);
-	if (l || s->len > UINT32_MAX - 2)
-		return l;
-	l = mc_zalloc(lines_size(s->len));
-	if (!l)
-		return NULL;
+	if (l)
+		return l == LINES_NONE ? NULL : l;
+	const char *end = s->text + s->len;
 	size_t n = 0;
-	for (const char *p = s->text, *end = s->text + s->len; p < end; ) {
+	for (const char *p = s->text; p < end; n++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		p = nl ? nl + 1 : end;
-		l[++n] = (uint32_t)(p - s->text);
 	}
-	l[0] = (uint32_t)n;
+	uint32_t *fresh = s->len <= UINT32_MAX && n < SIZE_MAX / sizeof *l - 1
+				  ? mc_zalloc((n + 1) * sizeof *l) : NULL;
+	if (fresh) {
+		size_t i = 0;
+		for (const char *p = s->text; p < end; ) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			p = nl ? nl + 1 : end;
+			fresh[++i] = (uint32_t)(p - s->text);
+		}
+		fresh[0] = (uint32_t)n;
+	}
+	l = fresh ? fresh : LINES_NONE;
 	uint32_t *none = NULL;
 	if (!__atomic_compare_exchange_n(&s->lines, &none, l, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		mc_zfree(l, lines_size(s->len));
+		if (fresh)
+			mc_zfree(fresh, lines_size(fresh));
 		l = none;
 	}
-	return l;
+	return l == LINES_NONE ? NULL : l;
+}
+
+const uint32_t *mc_snap_lines_built(struct mc_snap *s)
+{
+	uint32_t *l = __atomic_load_n(&s->lines, __ATOMIC_ACQUIRE);
+	return l == LINES_NONE ? NULL : l;
 }
 
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;

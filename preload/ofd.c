@@ -37,6 +37,7 @@ struct mc_slot {
 	int64_t kend;                   /* seq_file: end of the rendered window */
 	int64_t kpos;                   /* kernel offset we set for exec, or -1 */
 	uint32_t bufsize;               /* seq_file: its buffer size */
+	int32_t kernel_pass;            /* the last read was the kernel's */
 	uint64_t gen;
 	int refs;                       /* processes holding it, atomic */
 } __attribute__((aligned(128)));
@@ -72,6 +73,7 @@ static struct mc_slot *slot_alloc(void)
 				s->pos = s->read_pos = s->kend = 0;
 				s->kpos = -1;
 				s->bufsize = SEQ_PAGE;
+				s->kernel_pass = 0;
 				s->gen = 0;
 				s->refs = 1;
 				return s;
@@ -335,7 +337,7 @@ static int settle_snapshot(struct mc_ofd *o, int64_t pos)
 	struct mc_snap *snap;
 	int r = mc_view_snapshot(o->view, &snap);
 	if (r < 0) {
-		MC_DEBUG("read: no snapshot (%s), the kernel answers", strerror(-r));
+		MC_DEBUG("read: no snapshot (%s), the kernel answers", strerrorname_np(-r));
 		return r;
 	}
 	mc_snap_unref(o->snap);
@@ -500,6 +502,7 @@ ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcn
 	struct mc_slot *s = o->slot;
 	size_t total = 0;
 	ssize_t n;
+	bool from_kernel = false;
 
 	if (iovcnt < 0 || iovcnt > IOV_MAX)
 		return -EINVAL;
@@ -513,9 +516,15 @@ ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcn
 	int64_t pos = off >= 0 ? off : s->pos;
 	if (total == 0) {
 		n = 0;
-	} else if (settle_snapshot(o, pos) < 0) {
+	} else if ((s->kernel_pass && off < 0 && pos != 0 && pos == s->kpos) ||
+		   settle_snapshot(o, pos) < 0) {
+		/* No snapshot, or the rest of a pass the kernel began: one
+		 * pass never mixes the kernel's bytes with a snapshot's. */
 		n = kernel_seq(s, fd, iov, iovcnt, pos, off >= 0);
+		from_kernel = true;
+		s->kernel_pass = n > 0 && off < 0;
 	} else {
+		s->kernel_pass = 0;
 		struct mc_snap *snap = o->snap;
 		/* A pass from the start that is not the snapshot's first pays
 		 * for its line index once; a one-off read walks the text. */
@@ -523,7 +532,7 @@ ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcn
 			__atomic_add_fetch(&snap->passes, 1, __ATOMIC_RELAXED);
 		const uint32_t *lines = __atomic_load_n(&snap->passes, __ATOMIC_RELAXED) > 1
 						? mc_snap_lines(snap)
-						: __atomic_load_n(&snap->lines, __ATOMIC_ACQUIRE);
+						: mc_snap_lines_built(snap);
 		size_t left = seq_read(s, snap, lines, pos, total);
 		size_t at = (size_t)pos;
 		n = (ssize_t)left;
@@ -535,7 +544,7 @@ ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcn
 		}
 	}
 	if (n > 0) {
-		s->read_pos = pos + n;
+		s->read_pos = from_kernel ? -1 : pos + n;
 		if (off < 0)
 			s->pos = pos + n;
 	}
