@@ -80,6 +80,7 @@ struct dview {
 	int memfd;
 	uint64_t used_ns;
 	uint64_t captured_ns;           /* of the snapshot in memfd */
+	uint64_t capture_cost_ns;       /* how long its last capture took */
 	struct dview *next;
 };
 
@@ -303,6 +304,7 @@ static int refresh(struct dview *d, int procdir, bool force, struct mc_snap **re
 	rewatch(d);
 	if (s->gen != d->gen) {
 		uint64_t dt = mc_now_ns() - t0;
+		d->capture_cost_ns = dt;
 		st.captures++;
 		st.refreshes++;
 		st.refresh_ns_total += dt;
@@ -433,30 +435,42 @@ static void handle_view(struct dview *d)
 		drop_view(d);                   /* its namespace is gone */
 }
 
-/* Re-capture, before it expires, the snapshot of each view a client used
- * in the last ACTIVE_NS. Otherwise the first request after the maximum age
+/* Re-capture, before it expires, the snapshot of a view a client used in
+ * the last ACTIVE_NS. Otherwise the first request after the maximum age
  * waits for a capture (about 100 ms at 50k mounts: the client's whole
  * timeout, after which it reads the kernel, slower than without us). The
- * price: one capture per 3/4 of the maximum age per active view, e.g. 3%
- * of a core at 10k mounts and the default 1 s, for 10 s after the last
- * request. */
+ * price: one capture per 3/4 of the maximum age per active view (3% of a
+ * core at 10k mounts and the default 1 s), for 10 s after the last
+ * request. Bounded so that requests still come first: one view per tick
+ * (the most overdue), and a view no more often than every 8 of its own
+ * capture times (a huge table, or churn, which makes captures slow). */
 static void refresh_ahead(void)
 {
-	uint64_t now = mc_now_ns();
+	uint64_t now = mc_now_ns(), due_most = 0;
+	struct dview *due = NULL;
+
 	if (!mc_max_age_ns)
 		return;
-	for (struct dview *d = dviews, *next; d; d = next) {
-		next = d->next;
-		if (d->memfd < 0 || now - d->used_ns > ACTIVE_NS ||
-		    now - d->captured_ns < mc_max_age_ns / 4 * 3)
+	for (struct dview *d = dviews; d; d = d->next) {
+		uint64_t age = now - d->captured_ns;
+		uint64_t every = mc_max_age_ns / 4 * 3;
+		if (every < 8 * d->capture_cost_ns)
+			every = 8 * d->capture_cost_ns;
+		if (d->memfd < 0 || now - d->used_ns > ACTIVE_NS || age < every)
 			continue;
-		struct mc_snap *s;
-		st.ahead++;
-		if (refresh(d, -1, true, &s) == 0)
-			mc_snap_unref(s);
-		else
-			drop_view(d);           /* its namespace is gone */
+		if (age - every >= due_most) {
+			due_most = age - every;
+			due = d;
+		}
 	}
+	if (!due)
+		return;
+	struct mc_snap *s;
+	st.ahead++;
+	if (refresh(due, -1, true, &s) == 0)
+		mc_snap_unref(s);
+	else
+		drop_view(due);                 /* its namespace is gone */
 }
 
 static void expire_idle(void)
