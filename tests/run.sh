@@ -64,8 +64,8 @@ run "freshness, preload" $(table 1000) env LD_PRELOAD="$PRE" \
 # every read; the sanitizer builds run it without fork, see sanitize.sh).
 run "threads and fork under churn, preload" $(table 1000) sh -c '
 	"$0/churn" --seconds 20 --pause-us 3000 2>/dev/null & c=$!
-	LD_PRELOAD="$1" MOUNTCACHE_SERVE_FIRST=1 "$0/mtreader" --threads 8 --seconds 6
-	r=$?; kill $c; wait $c; exit $r' "$B" "$PRE"
+	LD_PRELOAD="$1" MOUNTCACHE_SERVE_FIRST=1 "$0/mtreader" --threads 8 --seconds 6 $2
+	r=$?; kill $c; wait $c; exit $r' "$B" "$PRE" "${MC_SANITIZE:+--no-fork}"
 for t in tests/e2e/*.sh; do
 	[ "$t" = tests/e2e/lib.sh ] && continue   # sourced by the others
 	run "e2e $(basename "$t" .sh)" bash "$t"

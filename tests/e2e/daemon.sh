@@ -9,8 +9,9 @@ set -u
 
 case ${1:-} in
 --inside|--small) ;;
-*)	"$B/mkmounts" -q -n 40 -- bash "$0" --small || exit 1
-	exec "$B/mkmounts" -q -n 2000 -- bash "$0" --inside ;;
+*)	"$B/mkmounts" -q -n 40 -- bash "$0" --small; rc=$?
+	"$B/mkmounts" -q -n 2000 -- bash "$0" --inside || rc=1
+	exit $rc ;;
 esac
 
 scratch daemon
@@ -39,6 +40,15 @@ served_by_daemon() {
 
 start_daemon
 if [ "$1" = --small ]; then
+	# Only where the table is small (the host's own mounts come on top of
+	# the 40) and listmount(2) exists (Linux 6.8+; else errno 38, ENOSYS).
+	n=$(wc -l </proc/self/mountinfo)
+	e=$(/usr/bin/python3 -c 'import ctypes; l = ctypes.CDLL(None, use_errno=True)
+l.syscall(458, 0, 0, 0, 0); print(ctypes.get_errno())' 2>/dev/null)
+	if [ "$n" -ge 128 ] || [ "$e" = 38 ]; then
+		echo "daemon: small-table case skipped ($n mounts, listmount errno ${e:-?})"
+		exit 0
+	fi
 	small_table() {
 		MOUNTCACHE_DEBUG=1 LD_PRELOAD=$PRE cat /proc/self/mountinfo 2>"$tmp/dbg" >/dev/null
 		grep -q "daemon: not asked, [0-9]* mounts is a small table" "$tmp/dbg" &&
@@ -59,15 +69,15 @@ check "freshness through the daemon (300 rounds)" \
 # Tearing: under bursty churn, 200 reads through the daemon, none torn by
 # us. When the daemon finds no quiet moment (a loaded machine) it says so
 # and the reader asks the kernel, whose own read may tear as it does
-# without us: a torn text is allowed only where the kernel answered.
+# without us: a torn pass is allowed only if the kernel answered in it.
 "$B/churn" --seconds 60 --hold-us 100 --burst 20 --pause-us 30000 2>/dev/null & cpid=$!
 torn_through_daemon() {
 	MOUNTCACHE_DEBUG=1 LD_PRELOAD=$PRE "$B/tearcheck" --kernel-reads 200 >"$tmp/tear" 2>"$tmp/tear.dbg"
-	local torn kernel
-	torn=$(sed -n 's/.*torn: \([0-9]*\)$/\1/p' "$tmp/tear")
-	kernel=$(grep -c "the kernel answers" "$tmp/tear.dbg")
-	echo "$(cat "$tmp/tear"); reads the kernel answered: $kernel"
-	[ -n "$torn" ] && [ "$torn" -le "$kernel" ]
+	local ours
+	ours=$(awk '/tearcheck: pass/ { k = 0 } /the kernel answers/ { k = 1 }
+		/tearcheck: torn/ && !k { n++ } END { print n + 0 }' "$tmp/tear.dbg")
+	echo "$(cat "$tmp/tear"); torn with no kernel read in the pass: $ours"
+	grep -q "^kernel reads: 200," "$tmp/tear" && [ "$ours" -eq 0 ]
 }
 check "no torn read through the daemon under churn" torn_through_daemon
 kill $cpid; wait $cpid 2>/dev/null
@@ -92,13 +102,14 @@ one_capture() {
 stat_of() { "$B/mountcache" stats 2>/dev/null | awk -v k="$1" '$1 == k { print $2 }'; }
 ahead() {
 	LD_PRELOAD=$PRE cat /proc/self/mountinfo >/dev/null
+	local a0 a1 h0 h1
+	a0=$(stat_of ahead)
 	sleep 2.5
-	local h0 h1 a
-	h0=$(stat_of hits)
+	a1=$(stat_of ahead) h0=$(stat_of hits)
 	LD_PRELOAD=$PRE cat /proc/self/mountinfo >/dev/null
-	h1=$(stat_of hits) a=$(stat_of ahead)
-	echo "re-captured ahead of expiry: $a; hits $h0 -> $h1"
-	[ -n "$a" ] && [ "$a" -ge 2 ] && [ "$h1" -gt "$h0" ]
+	h1=$(stat_of hits)
+	echo "re-captured ahead of expiry in 2.5 s: $((a1 - a0)); hits $h0 -> $h1"
+	[ $((a1 - a0)) -ge 2 ] && [ "$h1" -gt "$h0" ]
 }
 [ -x "$B/mountcache" ] && check "a snapshot in use is re-captured before it expires" ahead
 

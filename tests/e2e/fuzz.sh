@@ -16,7 +16,7 @@ command -v clang >/dev/null || { echo "fuzz: no clang (make deps installs it)"; 
 log=$(mktemp /tmp/mc-fuzz.XXXXXX)
 trap 'rm -f "$log"' EXIT
 # -k: one crashing target must not hide the others.
-make -s -k fuzz FUZZ_SECONDS="$secs" >"$log" 2>&1
+make -s -k -j1 fuzz FUZZ_SECONDS="$secs" >"$log" 2>&1
 rc=$?
 # libFuzzer's final stats, one line per target, in the order they ran.
 names=(parse snapshot path mntent)

@@ -59,12 +59,12 @@ run_in_namespace() {
 # The three runs, in one namespace so that they see one table.
 runs='
 set -u
-p='"$B"'/probe
+p='\'"$B"\''/probe
 o='"$out"'/$N
-$p '"$args"' > $o.kernel 2> $o.kernel.err
-LD_PRELOAD='\'"$preload"\'' MOUNTCACHE_SERVE_FIRST=1 $p '"$args"' > $o.serve_first 2> $o.serve_first.err
-LD_PRELOAD='\'"$preload"\'' $p '"$args"' > $o.default 2> $o.default.err
-LD_PRELOAD='\'"$preload"\'' MOUNTCACHE_DISABLE=1 $p '"$args"' > $o.disabled 2> $o.disabled.err
+"$p" '"$args"' > $o.kernel 2> $o.kernel.err
+LD_PRELOAD='\'"$preload"\'' MOUNTCACHE_SERVE_FIRST=1 "$p" '"$args"' > $o.serve_first 2> $o.serve_first.err
+LD_PRELOAD='\'"$preload"\'' "$p" '"$args"' > $o.default 2> $o.default.err
+LD_PRELOAD='\'"$preload"\'' MOUNTCACHE_DISABLE=1 "$p" '"$args"' > $o.disabled 2> $o.disabled.err
 LD_PRELOAD='\'"$preload"\'' MOUNTCACHE_SERVE_FIRST=1 MOUNTCACHE_DEBUG=1 cat /proc/self/mountinfo 2> $o.proof >/dev/null
 '
 

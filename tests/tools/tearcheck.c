@@ -11,6 +11,8 @@
  * First form: exit 0 consistent, 1 torn, 2 usage or parse error.
  * --kernel-reads: R times read /proc/self/mountinfo with plain 64 KiB
  * read() calls and check each; print "kernel reads: R, torn: T", exit 0.
+ * On stderr, "tearcheck: pass" before each read and "tearcheck: torn"
+ * after a torn one, to be matched with a preload's debug lines.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -130,6 +132,7 @@ static int kernel_reads(long reads, const char *p, const char *q)
 	long torn = 0;
 
 	for (long i = 0; i < reads; i++) {
+		fputs("tearcheck: pass\n", stderr);
 		int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 		int r = fd < 0 ? -errno : read_all(fd, &t);
 
@@ -142,6 +145,8 @@ static int kernel_reads(long reads, const char *p, const char *q)
 				strerror(-r));
 			return 2;
 		}
+		if (r)
+			fputs("tearcheck: torn\n", stderr);
 		torn += r;
 	}
 	printf("kernel reads: %ld, torn: %ld\n", reads, torn);
