@@ -57,6 +57,12 @@ bool mc_client_enabled(void)
  * count in a few microseconds; where it cannot (before Linux 6.8, or
  * filtered), the table counts as large. */
 #define SMALL_TABLE 128
+#define RECOUNT_NS 1000000000u
+
+/* The last count's verdict, reused for RECOUNT_NS (a process's first open
+ * asks here, then its capture right after): mc_now_ns() of the count, its
+ * lowest bit set when the table was small. Atomic, one word. */
+static uint64_t verdict;
 
 bool mc_client_worth(void)
 {
@@ -64,12 +70,15 @@ bool mc_client_worth(void)
 
 	if (!mc_client_enabled())
 		return false;
-	long n = mc_sys_listmount(0, ids, SMALL_TABLE);
-	if (n >= 0 && n < SMALL_TABLE) {
-		MC_DEBUG("daemon: not asked, %ld mounts is a small table", n);
-		return false;
+	uint64_t now = mc_now_ns(), v = __atomic_load_n(&verdict, __ATOMIC_RELAXED);
+	if (!v || now - (v & ~1ull) > RECOUNT_NS) {
+		long n = mc_sys_listmount(0, ids, SMALL_TABLE);
+		v = (now & ~1ull) | (n >= 0 && n < SMALL_TABLE);
+		__atomic_store_n(&verdict, v, __ATOMIC_RELAXED);
+		if (v & 1)
+			MC_DEBUG("daemon: not asked, %ld mounts is a small table", n);
 	}
-	return true;
+	return !(v & 1);
 }
 
 static void disconnect(void)
