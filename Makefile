@@ -18,17 +18,23 @@ endif
 MOUNT_LIBS := $(shell pkg-config --libs mount 2>/dev/null || echo -lmount)
 MOUNT_CFLAGS := $(shell pkg-config --cflags mount 2>/dev/null)
 
-ENGINE_SRC := $(filter-out cache/mountcached.c cache/api%.c cache/cli.c,$(wildcard cache/*.c))
+# cache/*.c is the engine, and only the engine: all of it is linked into the
+# preload, so it calls mc_sys_* (sys.h), never a libc function we interpose.
+# The daemon, the API library and the CLI live in folders below it.
+ENGINE_SRC := $(wildcard cache/*.c)
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(B)/%.o)
 PRELOAD_SRC := $(wildcard preload/*.c)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o)
-TOOLS   := $(patsubst tests/tools/%.c,$(B)/%,$(wildcard tests/tools/*.c))
+# Test helper programs; faultinj.c is a preload of its own (tests/fuzz.mk).
+TOOLS   := $(patsubst tests/tools/%.c,$(B)/%,$(filter-out tests/tools/faultinj.c,$(wildcard tests/tools/*.c)))
 UNITS   := $(patsubst tests/%.c,$(B)/%,$(wildcard tests/test_*.c))
 BENCHES := $(patsubst bench/%.c,$(B)/%,$(wildcard bench/bench_*.c))
 
-all: $(B)/libmcengine.a $(B)/libmountcache.so $(TOOLS) $(UNITS) $(BENCHES)
+PRELOAD := $(B)/libmountcache-preload.so
 
-$(B)/%.o: %.c $(wildcard cache/*.h preload/*.h)
+all: $(B)/libmcengine.a $(PRELOAD) $(TOOLS) $(UNITS) $(BENCHES)
+
+$(B)/%.o: %.c $(wildcard cache/*.h cache/*/*.h preload/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MOUNT_CFLAGS) -c -o $@ $<
 
@@ -36,10 +42,10 @@ $(B)/libmcengine.a: $(ENGINE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# The preload exports exactly the interposed symbols (preload/libmountcache.sym).
-$(B)/libmountcache.so: $(PRELOAD_OBJ) $(B)/libmcengine.a preload/libmountcache.sym
+# The preload exports exactly the interposed symbols (its version script).
+$(PRELOAD): $(PRELOAD_OBJ) $(B)/libmcengine.a preload/libmountcache-preload.sym
 	$(CC) -shared -o $@ $(PRELOAD_OBJ) $(B)/libmcengine.a $(LDFLAGS) \
-		-Wl,--version-script=preload/libmountcache.sym -Wl,-z,defs -ldl -lpthread
+		-Wl,--version-script=preload/libmountcache-preload.sym -Wl,-z,defs -ldl -lpthread
 
 $(B)/%: tests/tools/%.c $(B)/libmcengine.a cache/proto.h
 	$(CC) $(CFLAGS) $(MOUNT_CFLAGS) -o $@ $< $(B)/libmcengine.a $(LDFLAGS) $(MOUNT_LIBS) -lpthread
@@ -74,8 +80,29 @@ check:
 clean:
 	rm -rf $(B)
 
-# Each area keeps its own targets beside its code.
--include bench/bench.mk cache/api.mk cache/daemon.mk tests/fuzz.mk
+# Install directories: each folder's fragment installs its own deliverable.
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+SBINDIR      ?= $(PREFIX)/sbin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+PRELOADDIR   ?= $(LIBDIR)/mountcache
+UNITDIR      ?= $(PREFIX)/lib/systemd/system
 
-.PHONY: all deps test check clean
+install: install-preload
+install-preload: $(PRELOAD)
+	install -d $(DESTDIR)$(PRELOADDIR)
+	install -m 0755 $(PRELOAD) $(DESTDIR)$(PRELOADDIR)/libmountcache-preload.so
+
+uninstall: uninstall-preload
+uninstall-preload:
+	rm -f $(DESTDIR)$(PRELOADDIR)/libmountcache-preload.so
+	-rmdir $(DESTDIR)$(PRELOADDIR)
+
+# Each area keeps its own targets beside its code.
+-include bench/bench.mk cache/api/api.mk cache/daemon/daemon.mk cache/cli/cli.mk tests/fuzz.mk
+
+.PHONY: all deps test check clean install uninstall install-preload uninstall-preload
 .DELETE_ON_ERROR:

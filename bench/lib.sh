@@ -11,8 +11,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # (the inner halves, re-run by mkmounts, inherit it through the environment).
 B=${MC_BENCH_BIN:-$ROOT/build}
 PY=/usr/bin/python3         # Debian's, with python3-psutil (not a pyenv shim)
-PRELOAD=$B/libmountcache.so
-BENCH_BINS="mkmounts churn bench_run bench_read libmountcache.so"
+PRELOAD=$B/libmountcache-preload.so
+BENCH_BINS="mkmounts churn bench_run bench_read libmountcache-preload.so"
 
 # Bursty churn: bursts of 10 cycles (mount + umount + two remounts, about
 # 1 ms at 10k mounts) every 50 ms, i.e. ~20 bursts a second with quiet gaps.
@@ -44,12 +44,12 @@ bench_freeze() {
 			[ -e "$ROOT/build/$f" ] && cp -p "$ROOT/build/$f" "$MC_BENCH_BIN/$f"
 		done
 		# A library copied while the linker was writing it would not load.
-		[ -z "$(LD_PRELOAD=$MC_BENCH_BIN/libmountcache.so /bin/true 2>&1)" ] && break
-		[ $try = 3 ] && { echo "bench: build/libmountcache.so does not load" >&2; return 1; }
+		[ -z "$(LD_PRELOAD=$MC_BENCH_BIN/libmountcache-preload.so /bin/true 2>&1)" ] && break
+		[ $try = 3 ] && { echo "bench: build/libmountcache-preload.so does not load" >&2; return 1; }
 		sleep 2
 	done
 	export MC_BENCH_BIN
-	B=$MC_BENCH_BIN PRELOAD=$MC_BENCH_BIN/libmountcache.so
+	B=$MC_BENCH_BIN PRELOAD=$MC_BENCH_BIN/libmountcache-preload.so
 }
 
 # The outer half removes the frozen copy at exit.

@@ -58,15 +58,15 @@ fuzz: $(FUZZ_NAMES:%=fuzz-%)
 
 # ---- sanitizer and fault-injection helpers ------------------------------
 # The fault injector: a test-only preload (never installed), loaded after
-# libmountcache.so so that the engine's libc calls reach it.
-$(B)/faultinj.so: tests/fuzz/faultinj.c
+# libmountcache-preload.so so that the engine's libc calls reach it.
+$(B)/faultinj.so: tests/tools/faultinj.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -shared -o $@ $< -ldl
 
 # Readers for the sanitizer, fault and adversarial runs: many threads
 # (mtreader), a deterministic dump (mtdump), a thread in its own mount
 # namespace (threadns).
-$(B)/mtreader $(B)/mtdump $(B)/threadns: $(B)/%: tests/fuzz/%.c
+$(B)/mtreader $(B)/mtdump $(B)/threadns: $(B)/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lpthread
 

@@ -30,7 +30,7 @@ USER_ID=65534
 for t in setpriv strace; do
 	command -v $t >/dev/null || { echo "adversarial: $t missing"; exit 77; }
 done
-for f in libmountcache.so mountcached fakedaemon mkmounts mtdump threadns; do
+for f in libmountcache-preload.so mountcached fakedaemon mkmounts mtdump threadns; do
 	[ -e "$B/$f" ] || { echo "adversarial: $B/$f missing (make all)"; exit 77; }
 done
 

@@ -11,7 +11,7 @@ MC=$B/mountcache
 PY=/usr/bin/python3
 
 if [ "${1:-}" != --inside ]; then
-	for f in "$MC" "$B/mkmounts" "$B/test_api" "$B/libmountcache.so"; do
+	for f in "$MC" "$B/mkmounts" "$B/test_api" "$B/libmountcache-preload.so"; do
 		[ -x "$f" ] || { echo "api: $f is not built"; echo "api: 0 passed, 1 failed"; exit 1; }
 	done
 	for c in findmnt mountpoint unshare chroot "$PY"; do
@@ -337,7 +337,7 @@ expect "--version" 0 "$MC" --version
 # not carry the runtime: let it start late there (these cases check what
 # `run` does; memory errors are the rest of the suite's job).
 [ -n "$PRE_RT" ] && export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
-pre=$(readlink -f "$B/libmountcache.so")
+pre=$(readlink -f "$B/libmountcache-preload.so")
 expect "run: LD_PRELOAD" 0 bash -c "[ \"\$('$MC' run -- sh -c 'printf %s \"\$LD_PRELOAD\"')\" = '$pre' ]"
 expect "run: LD_PRELOAD kept" 0 bash -c "[ \"\$(LD_PRELOAD='${PRE_RT}libc.so.6' '$MC' run sh -c 'printf %s \"\$LD_PRELOAD\"')\" = '$pre:${PRE_RT}libc.so.6' ]"
 same "run: cat mountinfo" "$MC" run -- cat /proc/self/mountinfo ::: cat /proc/self/mountinfo
@@ -361,7 +361,7 @@ inst=$tmp/inst
 if make -s -C "$SRC" install B="$B" SANITIZE="${MC_SANITIZE:-}" DESTDIR="$inst" PREFIX=/usr >"$tmp/make" 2>&1; then
 	for f in bin/mountcache include/mountcache.h lib/libmountcache.so.1 lib/libmountcache.so \
 		 lib/libmountcache.a lib/pkgconfig/mountcache.pc share/man/man1/mountcache.1 \
-		 lib/mountcache/libmountcache.so; do
+		 lib/mountcache/libmountcache-preload.so; do
 		[ -e "$inst/usr/$f" ] && ok || bad "install: no /usr/$f"
 	done
 	exports=$(nm -D --defined-only "$inst/usr/lib/libmountcache.so.1" | awk '$2 == "T" { print $3 }' | sort | tr '\n' ' ')
@@ -396,7 +396,7 @@ EOF
 	else
 		bad "install: a static program (or engine names leak from the archive)"
 	fi
-	[ "$("$inst/usr/bin/mountcache" run -- sh -c 'printf %s "$LD_PRELOAD"')" = "$inst/usr/lib/mountcache/libmountcache.so" ] &&
+	[ "$("$inst/usr/bin/mountcache" run -- sh -c 'printf %s "$LD_PRELOAD"')" = "$inst/usr/lib/mountcache/libmountcache-preload.so" ] &&
 		ok || bad "install: run finds the installed preload"
 else
 	bad "make install"; head -5 "$tmp/make"

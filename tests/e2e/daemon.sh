@@ -137,7 +137,7 @@ in_chroot() {
 	mkdir "$root/many" && mount -t tmpfs many "$root/many" || return 1
 	for i in $(seq 150); do mkdir "$root/many/$i" && mount -t tmpfs m$i "$root/many/$i" || return 1; done
 	chroot "$root" /bin/cat /proc/self/mountinfo > "$tmp/ck"
-	chroot "$root" /bin/env LD_PRELOAD="${PRE_RT}/mc/libmountcache.so" MOUNTCACHE_SOCKET=/run/d.sock \
+	chroot "$root" /bin/env LD_PRELOAD="${PRE_RT}/mc/libmountcache-preload.so" MOUNTCACHE_SOCKET=/run/d.sock \
 		MOUNTCACHE_DEBUG=1 /bin/cat /proc/self/mountinfo > "$tmp/cp" 2>"$tmp/cp.err"
 	umount -R "$root/many"; umount "$root/mc" "$root/run" "$root/proc" "$root/usr"
 	[ -s "$tmp/ck" ] && cmp -s "$tmp/ck" "$tmp/cp" && ! cmp -s "$tmp/ck" "$tmp/k" &&

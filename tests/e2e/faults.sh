@@ -4,7 +4,7 @@
 # own error; never a crash, a hang or a wrong byte.
 #
 # Inside a private namespace of 300 mounts (the table does not change):
-#   1. in-process: build/faultinj.so (tests/fuzz/faultinj.c) fails the Nth
+#   1. in-process: build/faultinj.so (tests/tools/faultinj.c) fails the Nth
 #      call of each kind the preload makes (counted in a first clean run),
 #      for several N and several errors, under build/mtdump (read, pread,
 #      getline, getmntent_r with two buffer sizes, getmntent); a few kinds
@@ -25,7 +25,7 @@ case ${MC_SANITIZE:-} in
 *address*) echo "faults: skipped in an ASan build (the plain build runs them)"; exit 77 ;;
 esac
 
-for f in faultinj.so faultinj_daemon mtdump mtreader mountcached mkmounts libmountcache.so; do
+for f in faultinj.so faultinj_daemon mtdump mtreader mountcached mkmounts libmountcache-preload.so; do
 	[ -e "$B/$f" ] || { echo "faults: $B/$f missing (make all)"; exit 77; }
 done
 if [ "${1:-}" != --inside ]; then
@@ -35,7 +35,7 @@ fi
 scratch faults
 dpid= fpid=
 export MOUNTCACHE_SERVE_FIRST=1 MOUNTCACHE_NO_DAEMON=1
-PRE="$B/libmountcache.so $B/faultinj.so"
+PRE="$B/libmountcache-preload.so $B/faultinj.so"
 fails=0 runs=0 fired=0
 declare -A fired_kind
 
@@ -176,7 +176,7 @@ stop_daemon
 # daemon that dies of its fault (at start: its listening socket) is fine:
 # the reader must then manage alone.
 start_daemon FAULT_OBJECT=mountcached FAULT_LOG="$tmp/counts3" LD_PRELOAD="$B/faultinj.so" || exit 1
-"${CL[@]}" LD_PRELOAD="$B/libmountcache.so" "$B/mtdump" > /dev/null
+"${CL[@]}" LD_PRELOAD="$B/libmountcache-preload.so" "$B/mtdump" > /dev/null
 stop_daemon
 sort -u "$tmp/counts3" | grep -v '^fired' > "$tmp/c3"
 echo "daemon calls for one mtdump run: $(tr '\n' ' ' < "$tmp/c3")"
@@ -186,7 +186,7 @@ while read -r kind c; do
 			rm -f "$tmp/log"
 			start_daemon FAULT="$kind:$n:$a" FAULT_OBJECT=mountcached FAULT_LOG="$tmp/log" \
 				LD_PRELOAD="$B/faultinj.so" >/dev/null
-			"${CL[@]}" LD_PRELOAD="$B/libmountcache.so" timeout 20 "$B/mtdump" > "$tmp/got" 2>/dev/null
+			"${CL[@]}" LD_PRELOAD="$B/libmountcache-preload.so" timeout 20 "$B/mtdump" > "$tmp/got" 2>/dev/null
 			check "daemon $kind:$n:$a" "$kind" "$a" $? "$tmp/got" "$tmp/expect"
 			kill -0 "$dpid" 2>/dev/null || echo "note: daemon $kind:$n:$a: the daemon exited"
 			stop_daemon
@@ -211,10 +211,10 @@ for m in close half hang trunc badseq nofd twofd notmemfd oversize wrongfmt stat
 	"$B/faultinj_daemon" --socket "$fsock" --mode "$m" --upstream "$sock" & fpid=$!
 	for _ in $(seq 100); do [ -S "$fsock" ] && break; sleep 0.02; done
 	rm -f "$tmp/log"
-	env -u MOUNTCACHE_NO_DAEMON MOUNTCACHE_SOCKET="$fsock" LD_PRELOAD="$B/libmountcache.so" \
+	env -u MOUNTCACHE_NO_DAEMON MOUNTCACHE_SOCKET="$fsock" LD_PRELOAD="$B/libmountcache-preload.so" \
 		timeout 20 "$B/mtdump" > "$tmp/got" 2>/dev/null
 	check "hostile daemon $m" "$m" x $? "$tmp/got" "$tmp/expect"
-	left=$(env -u MOUNTCACHE_NO_DAEMON MOUNTCACHE_SOCKET="$fsock" LD_PRELOAD="$B/libmountcache.so" \
+	left=$(env -u MOUNTCACHE_NO_DAEMON MOUNTCACHE_SOCKET="$fsock" LD_PRELOAD="$B/libmountcache-preload.so" \
 		/usr/bin/python3 -c "$fd_probe" 2>&1)
 	runs=$((runs + 1))
 	[ -z "$left" ] || fail "hostile daemon $m: fds left in the reader: $left"

@@ -13,7 +13,7 @@ PRE_RT=
 case ${MC_SANITIZE:-} in
 *address*) PRE_RT="$(gcc -print-file-name=libasan.so) " ;;
 esac
-PRE=$PRE_RT$B/libmountcache.so
+PRE=$PRE_RT$B/libmountcache-preload.so
 
 # scratch NAME: $tmp, a scratch directory that goes on exit, after every
 # background job of the script (daemons, churn) is stopped.

@@ -12,7 +12,7 @@
 # and each preload transcript is diffed against the kernel's.
 #
 # Environment: PROBE_SIZES (default "200 10000"), PROBE_PRELOAD (default
-# build/libmountcache.so), PROBE_ARGS (default "--change"), PROBE_KEEP=1
+# build/libmountcache-preload.so), PROBE_ARGS (default "--change"), PROBE_KEEP=1
 # keeps the transcripts even when they agree.
 # Exit: 0 no difference, 1 differences (printed), 2 setup error, 77 no
 # mount namespace can be made (skip).

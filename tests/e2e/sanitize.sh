@@ -43,7 +43,7 @@ done
 if [ "${1:-}" != --inside ]; then
 	t0=$SECONDS
 	# Only what is run here: the full "all" would also build the benches.
-	common="libmcengine.a libmountcache.so mtreader"
+	common="libmcengine.a libmountcache-preload.so mtreader"
 	{ make -s B="$A" SANITIZE=address,undefined \
 		$(printf "$A/%s " $common probe freshcheck mtdump mountcached test_parse \
 			test_mntent test_libmount test_capture test_api) &&
@@ -60,7 +60,7 @@ fails=0 cases=0
 fail() { fails=$((fails + 1)); echo "FAIL: $*"; }
 ok() { echo "ok: $*"; }
 
-# Suppressions: tests/fuzz/lsan.supp and tsan.supp say what and why.
+# Suppressions: tests/e2e/lsan.supp and tsan.supp say what and why.
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:log_path=$tmp/asan"
 export LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$tmp/ubsan"
@@ -69,7 +69,7 @@ export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:log_path=$tmp/tsan:
 # preload even where the program links it (LD_PRELOAD loads before the
 # program's own libraries). Uninstrumented programs' own leaks are not ours
 # to report (ours are checked in our own programs).
-APRE="$LIBASAN $A/libmountcache.so"
+APRE="$LIBASAN $A/libmountcache-preload.so"
 FOREIGN_ASAN="halt_on_error=1:detect_leaks=0:log_path=$tmp/asan"
 
 # reports LABEL FILE...: any sanitizer report in the logs or in FILEs fails
@@ -179,7 +179,7 @@ reports "asan daemon and clients" "$tmp/daemon.err" "$tmp/client.err" "$tmp/mt" 
 # for reasons not ours; the ASan run above skips fork for the same reason.
 # Fork under threads is covered by tests/run.sh's plain mtreader line (8
 # threads, fork, churn) and by the probe's fork scenarios.
-env LD_PRELOAD="$T/libmountcache.so" MOUNTCACHE_SERVE_FIRST=1 timeout 30 \
+env LD_PRELOAD="$T/libmountcache-preload.so" MOUNTCACHE_SERVE_FIRST=1 timeout 30 \
 	"$T/mtreader" --threads 8 --seconds 6 --no-fork >"$tmp/tsan.out" 2>&1; rc=$?
 case $rc in
 0) ;;
@@ -191,14 +191,14 @@ reports "tsan mtreader (8 threads, churn)" "$tmp/tsan.out"
 kill $cpid 2>/dev/null; wait $cpid 2>/dev/null; cpid=
 
 # ---- 3. valgrind memcheck -------------------------------------------------
-# tests/fuzz/valgrind.supp holds the one suppression (valgrind's own
+# tests/e2e/valgrind.supp holds the one suppression (valgrind's own
 # mount(2) check) and why; anything else is in our code or caused by it.
-VG=(valgrind -q --error-exitcode=99 --suppressions="$root/tests/fuzz/valgrind.supp"
+VG=(valgrind -q --error-exitcode=99 --suppressions="$root/tests/e2e/valgrind.supp"
     --leak-check=full --errors-for-leak-kinds=definite,possible
     --show-leak-kinds=definite,possible --log-file="$tmp/vg.%p")
-env LD_PRELOAD="$V/libmountcache.so" MOUNTCACHE_SERVE_FIRST=1 "${VG[@]}" "$V/probe" \
+env LD_PRELOAD="$V/libmountcache-preload.so" MOUNTCACHE_SERVE_FIRST=1 "${VG[@]}" "$V/probe" \
 	$probe_scenarios >"$tmp/vg.probe" 2>&1
-env LD_PRELOAD="$V/libmountcache.so" MOUNTCACHE_SERVE_FIRST=1 "${VG[@]}" "$V/mtdump" >"$tmp/vg.dump" 2>&1
+env LD_PRELOAD="$V/libmountcache-preload.so" MOUNTCACHE_SERVE_FIRST=1 "${VG[@]}" "$V/mtdump" >"$tmp/vg.dump" 2>&1
 rc=$?
 cases=$((cases + 1))
 vgerr=$(cat "$tmp"/vg.[0-9]* 2>/dev/null | grep -E "^==[0-9]+== [A-Z]" | sed 's/^==[0-9]*== //' |

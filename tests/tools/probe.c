@@ -8,7 +8,7 @@
  * return values, errno names, offsets, length and checksum of the bytes
  * read, struct fields. Nothing printed depends on the run (no pids, fd
  * addresses, times), so over one unchanged table
- *     probe > a; LD_PRELOAD=build/libmountcache.so probe > b; diff a b
+ *     probe > a; LD_PRELOAD=build/libmountcache-preload.so probe > b; diff a b
  * lists every way the preload can be told from the kernel.
  *
  * Every call is made with errno set to a sentinel; a success that changes

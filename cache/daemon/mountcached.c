@@ -522,7 +522,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: mountcached [--socket PATH] [--max-age-ms MS]\n\n"
 		   "Keeps mount table snapshots fresh for processes running with the\n"
-		   "mountcache preload (libmountcache.so). Runs in the foreground; stop\n"
+		   "mountcache preload (libmountcache-preload.so). Runs in the foreground; stop\n"
 		   "it with SIGTERM.\n\n"
 		   "  --socket PATH     listen here (default %s;\n"
 		   "                    clients read MOUNTCACHE_SOCKET)\n"

@@ -24,7 +24,7 @@
 #endif
 /* Where `make install` puts the preload (PRELOADDIR in cache/api.mk). */
 #ifndef MC_PRELOAD_INSTALLED
-#define MC_PRELOAD_INSTALLED "/usr/local/lib/mountcache/libmountcache.so"
+#define MC_PRELOAD_INSTALLED "/usr/local/lib/mountcache/libmountcache-preload.so"
 #endif
 
 #define EXIT_NOT_MOUNTPOINT 32   /* mountpoint(1) */
@@ -579,11 +579,11 @@ static int cmd_is_mountpoint(int argc, char **argv)
 /* ---- run ------------------------------------------------------------------- */
 
 /* The preload beside this binary (the build tree: build/mountcache and
- * build/libmountcache.so), else the installed one, found from this binary
+ * build/libmountcache-preload.so), else the installed one, found from this binary
  * first (PREFIX/bin/../lib/mountcache) so that a moved tree still works. */
 static char *find_preload(void)
 {
-	static const char *const rel[] = { "libmountcache.so", "../lib/mountcache/libmountcache.so" };
+	static const char *const rel[] = { "libmountcache-preload.so", "../lib/mountcache/libmountcache-preload.so" };
 	char exe[PATH_MAX], path[PATH_MAX + 64];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 
@@ -616,7 +616,7 @@ static int cmd_run(int argc, char **argv)
 		return usage_error("run: %s", "expects a COMMAND");
 	lib = find_preload();
 	if (!lib) {
-		warnx("run: cannot find the preload library libmountcache.so");
+		warnx("run: cannot find the preload library libmountcache-preload.so");
 		return 127;
 	}
 	if (strpbrk(lib, " :")) {

@@ -1,13 +1,13 @@
 /* faultinj.so: a test-only preload that fails chosen calls made by
  * mountcache's own code (never installed; see tests/e2e/faults.sh).
  *
- *   LD_PRELOAD="build/libmountcache.so build/faultinj.so" \
+ *   LD_PRELOAD="build/libmountcache-preload.so build/faultinj.so" \
  *   FAULT=read:3:short,malloc:2+:ENOMEM  PROGRAM...
  *
  * FAULT is a comma-separated list of KIND:N:ACTION. The Nth call of KIND
  * (counted from 1) fails; "N+" fails the Nth and every later one. Only
  * calls made directly from the object named by FAULT_OBJECT (a substring
- * of its path, default "libmountcache.so"; "mountcached" for the daemon,
+ * of its path, default "libmountcache-preload.so"; "mountcached" for the daemon,
  * whose engine is linked in) are counted or failed: the host program's own
  * calls always reach libc untouched.
  *
@@ -83,7 +83,7 @@ static struct rule rules[K_NR][MAX_RULES];
 static int nrules[K_NR];
 static atomic_ulong calls[K_NR];
 static uintptr_t obj_lo, obj_hi;        /* the watched object's mapping */
-static const char *obj_name = "libmountcache.so";
+static const char *obj_name = "libmountcache-preload.so";
 static const char *log_path;
 static atomic_bool ready;
 static bool guard;

@@ -1,0 +1,23 @@
+# cache/daemon/daemon.mk: mountcached, the refresher daemon, and its systemd
+# unit. Included by the top Makefile.
+all: $(B)/mountcached $(B)/mountcached.service
+
+$(B)/mountcached: cache/daemon/mountcached.c cache/proto.h $(B)/libmcengine.a
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libmcengine.a $(LDFLAGS) -lpthread
+
+# The unit names the daemon where it is installed (SBINDIR).
+$(B)/mountcached.service: cache/daemon/mountcached.service.in
+	@mkdir -p $(dir $@)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' $< > $@
+
+install-daemon: $(B)/mountcached $(B)/mountcached.service
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(B)/mountcached $(DESTDIR)$(SBINDIR)/mountcached
+	install -m 0644 $(B)/mountcached.service $(DESTDIR)$(UNITDIR)/mountcached.service
+
+uninstall-daemon:
+	rm -f $(DESTDIR)$(SBINDIR)/mountcached $(DESTDIR)$(UNITDIR)/mountcached.service
+
+install: install-daemon
+uninstall: uninstall-daemon
+.PHONY: install-daemon uninstall-daemon
