@@ -132,15 +132,6 @@ static int connect_daemon(void)
 	return 0;
 }
 
-static int send_req(const struct mc_req *req)
-{
-	ssize_t n;
-	do
-		n = send(conn, req, sizeof *req, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n == sizeof *req ? 0 : n < 0 ? -errno : -EPROTO;
-}
-
 /* Receive the answer to @want_seq, with at most one fd. Older answers
  * (from a request that timed out) are thrown away with their fds. */
 static int recv_rep(uint32_t want_seq, struct mc_rep *rep, char *extra, size_t extra_size,
@@ -154,47 +145,16 @@ static int recv_rep(uint32_t want_seq, struct mc_rep *rep, char *extra, size_t e
 		if (pr <= 0)
 			return pr < 0 ? -errno : -ETIMEDOUT;
 
-		char cbuf[CMSG_SPACE(8 * sizeof(int))];
-		struct iovec iov[2] = { { rep, sizeof *rep }, { extra, extra_size } };
-		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = extra ? 2 : 1,
-				     .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-		ssize_t n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -ECONNRESET;
-		/* Take every fd the message carries: one at most is ours to
-		 * keep, any other is closed (a hostile peer must not leave fds
-		 * behind in the host program). */
-		int fd = -1, extra = 0;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-				continue;
-			size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < nfd; i++) {
-				int f;
-				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-				if (fd < 0)
-					fd = f;
-				else {
-					mc_sys_close(f);
-					extra++;
-				}
-			}
-		}
-		if (extra && fd >= 0) {
-			mc_sys_close(fd);
-			return -EPROTO;
-		}
-		if ((size_t)n < sizeof *rep || rep->magic != MC_PROTO_MAGIC ||
-		    rep->version != MC_PROTO_VERSION || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		int fd, msg_flags;
+		ssize_t n = mc_proto_recv(conn, rep, sizeof *rep, extra, extra_size, 0, &fd, &msg_flags);
+		if (n < 0)
+			return (int)n;
+		int r = mc_rep_check(rep, (size_t)n, msg_flags);
+		if (r < 0 || rep->seq != want_seq) {
 			if (fd >= 0)
 				mc_sys_close(fd);
-			return -EPROTO;
-		}
-		if (rep->seq != want_seq) {
-			if (fd >= 0)
-				mc_sys_close(fd);
+			if (r < 0)
+				return r;
 			continue;
 		}
 		if (ret_extra)
@@ -250,10 +210,9 @@ static int ask(struct mc_req *req, struct mc_rep *rep, char *extra, size_t extra
 
 	if (conn < 0 && (r = connect_daemon()) < 0)
 		return r;
-	req->magic = MC_PROTO_MAGIC;
-	req->version = MC_PROTO_VERSION;
 	req->seq = ++seq;
-	r = send_req(req);
+	ssize_t n = mc_proto_send(conn, req, sizeof *req, NULL, 0, NULL, 0, MSG_NOSIGNAL);
+	r = n == sizeof *req ? 0 : n < 0 ? (int)n : -EPROTO;
 	if (r == 0)
 		r = recv_rep(req->seq, rep, extra, extra_size, ret_extra, ret_fd);
 	if (r == 0 && rep->status != 0) {
@@ -267,12 +226,13 @@ static int ask(struct mc_req *req, struct mc_rep *rep, char *extra, size_t extra
 int mc_client_fetch(enum mc_format fmt, const struct mc_view_key *key, uint64_t have_gen,
 		    bool revalidate, struct mc_snap **ret_snap, uint64_t *ret_captured_ns)
 {
-	struct mc_req req = { .op = MC_OP_SNAPSHOT, .fmt = fmt, .have_gen = have_gen,
-			      .flags = revalidate ? MC_REQ_REVALIDATE : 0 };
+	struct mc_req req;
 	struct mc_rep rep;
 	struct mc_snap *s = NULL;
 	int fd = -1, r;
 
+	mc_req_init(&req, MC_OP_SNAPSHOT, fmt, revalidate ? MC_REQ_REVALIDATE : 0, 0);
+	req.have_gen = have_gen;
 	pthread_mutex_lock(&lock);
 	r = ask(&req, &rep, NULL, 0, NULL, &fd);
 	if (r == 0 && rep.fmt != fmt)
@@ -304,13 +264,14 @@ int mc_client_fetch(enum mc_format fmt, const struct mc_view_key *key, uint64_t 
 
 int mc_client_stats(char *buf, size_t size)
 {
-	struct mc_req req = { .op = MC_OP_STATS };
+	struct mc_req req;
 	struct mc_rep rep;
 	size_t n = 0;
 	int fd = -1, r;
 
 	if (size == 0)
 		return -EINVAL;
+	mc_req_init(&req, MC_OP_STATS, 0, 0, 0);
 	pthread_mutex_lock(&lock);
 	r = ask(&req, &rep, buf, size - 1, &n, &fd);
 	if (fd >= 0)

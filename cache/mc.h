@@ -15,14 +15,14 @@
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-/* ---- debug.c ---------------------------------------------------------- */
+/* ---- util.c: debug output ---------------------------------------------- */
 /* Silent unless MOUNTCACHE_DEBUG is set in the environment. */
 extern int mc_debug_enabled;
 void mc_debug_init(void);
 void mc_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define MC_DEBUG(...) do { if (unlikely(mc_debug_enabled)) mc_debug(__VA_ARGS__); } while (0)
 
-/* ---- buffer ----------------------------------------------------------- */
+/* ---- util.c: buffer, fd floor ------------------------------------------ */
 struct mc_buf {
 	char *data;
 	size_t len, cap;
@@ -32,6 +32,9 @@ void *mc_zalloc(size_t size);
 void mc_zfree(void *p, size_t size);
 int mc_buf_reserve(struct mc_buf *b, size_t need);
 void mc_buf_free(struct mc_buf *b);
+/* The lowest fd number we may take for ourselves (views, the daemon
+ * connection), or <0: take none. */
+int mc_fd_floor(void);
 
 /* ---- capture.c -------------------------------------------------------- */
 /* Upper bound on a table we are willing to hold (the kernel has none; a
@@ -105,7 +108,8 @@ struct mc_table {
 	size_t n;
 	char *arena;
 	size_t arena_len;
-	struct mc_index *index;        /* built on demand by mc_table_index() */
+	struct mc_index *index;        /* mc_table_index(): mc_snap_table() builds all four
+	                                * with the parse, whether or not they are used */
 };
 
 /* Where parsing failed: 1-based line number. */
@@ -244,8 +248,6 @@ struct mc_view;
 /* Find or create the view of @fmt for @key. NULL on ENOMEM. Views live as long
  * as the process. */
 struct mc_view *mc_view_get(enum mc_format fmt, const struct mc_view_key *key);
-/* How many times a table of this view was opened (first call returns 1). */
-unsigned mc_view_opened(struct mc_view *v);
 /* A snapshot that reflects every announced change that completed before this
  * call. Captures when needed; many threads asking at once share one capture.
  * Returns 0 and a reference in @ret_snap, or <0 (callers use the kernel).
@@ -265,10 +267,6 @@ void mc_view_drop(struct mc_view *v);
 /* Forget every kept snapshot: this process changed the mount table, possibly
  * in a way the kernel does not announce (propagation flags). */
 void mc_views_invalidate(void);
-/* The lowest fd number we may take for ourselves, or <0: take none. */
-int mc_fd_floor(void);
-/* fds the views hold for themselves, to tell the host program's fds apart. */
-bool mc_views_own_fd(int fd);
 /* fork() support: take and release every view lock. */
 void mc_views_lock_all(void);
 void mc_views_unlock_all(void);

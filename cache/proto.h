@@ -19,11 +19,16 @@ enum mc_op {
 	MC_OP_STATS = 2,
 };
 
-enum {
+/* mc_req.flags */
+enum mc_req_flag {
 	/* The client changed the table itself (possibly a propagation flag,
 	 * which the kernel does not announce): capture anew. */
 	MC_REQ_REVALIDATE = 1 << 0,
-	MC_REP_VALIDATED = 1 << 0,
+};
+
+/* mc_rep.flags */
+enum mc_rep_flag {
+	MC_REP_VALIDATED = 1 << 0,      /* no change announced during the capture */
 };
 
 struct mc_req {
@@ -55,4 +60,42 @@ struct mc_rep {
 };
 
 #define MC_STATS_MAX 4096       /* the text answer to MC_OP_STATS */
+
+/* The wire layout is the ABI between a preload and a daemon of another
+ * build: any change of size or offset must bump MC_PROTO_VERSION. */
+_Static_assert(sizeof(struct mc_req) == 24, "mc_req is 24 bytes on the wire");
+_Static_assert(sizeof(struct mc_rep) == 72, "mc_rep is 72 bytes on the wire");
+_Static_assert(__builtin_offsetof(struct mc_req, have_gen) == 16, "mc_req layout");
+_Static_assert(__builtin_offsetof(struct mc_rep, gen) == 24, "mc_rep layout");
+_Static_assert(__builtin_offsetof(struct mc_rep, root_mnt) == 48, "mc_rep layout");
+
+/* ---- proto.c: every message is built and checked there --------------- */
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Fill a request's header (magic, version) and fields. */
+void mc_req_init(struct mc_req *req, enum mc_op op, uint8_t fmt, uint32_t flags, uint32_t seq);
+/* An answer to @req: header, op, fmt and seq copied, every other field 0. */
+void mc_rep_init(struct mc_rep *rep, const struct mc_req *req);
+/* 0 if @n bytes at @req are a request of this protocol; -EPROTO if not. */
+int mc_req_check(const struct mc_req *req, size_t n);
+/* 0 if @n bytes at @rep are an answer of this protocol, not truncated
+ * (@msg_flags from recvmsg); -EPROTO if not. */
+int mc_rep_check(const struct mc_rep *rep, size_t n, int msg_flags);
+
+/* Send @msg (@len bytes), then @extra (may be NULL), with @nfds fds
+ * (SCM_RIGHTS, at most 2), in one datagram. Returns bytes sent or -errno. */
+ssize_t mc_proto_send(int sock, const void *msg, size_t len, const void *extra, size_t extra_len,
+		      const int *fds, unsigned nfds, int flags);
+/* Receive one datagram into @msg and then @extra (may be NULL). At most
+ * one fd is accepted: it goes to *ret_fd (-1 if none); any further fd is
+ * closed and the message refused with -EPROTO (a hostile peer must not
+ * leave fds behind in the host program). *ret_msg_flags gets recvmsg's
+ * flags. Returns bytes received, or -errno (-ECONNRESET on end of stream). */
+ssize_t mc_proto_recv(int sock, void *msg, size_t len, void *extra, size_t extra_size,
+		      int flags, int *ret_fd, int *ret_msg_flags);
+/* A listening socket of this protocol at @path (any user may connect;
+ * @type_flags: SOCK_NONBLOCK or 0), for the daemon and the test daemons.
+ * Returns the fd or -errno. */
+int mc_proto_listen(const char *path, int type_flags, int backlog);
 #endif

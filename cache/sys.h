@@ -35,6 +35,12 @@ static inline int mc_sys_fstat(int fd, struct stat *st)
 	return (int)syscall(SYS_fstat, fd, st);
 }
 
+/* statx(2)'s 64-bit unique mount id (Linux 6.8); Debian 12's headers
+ * predate it. */
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+
 /* listmount(2) (Linux 6.8+): no glibc wrapper, and Debian 12's uapi headers
  * lack it; the ABI is include/uapi/linux/mount.h's. Returns how many ids
  * it stored (at most @n), or -errno (-ENOSYS on older kernels). */

@@ -1,9 +1,11 @@
-/* util.c: the growable buffer and the debug switch shared by every layer. */
+/* util.c: the growable buffer, the debug switch and the fd floor shared by
+ * every layer. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "mc.h"
@@ -80,4 +82,20 @@ void mc_buf_free(struct mc_buf *b)
 	mc_zfree(b->data, b->cap);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+/* Where our fds go: the top of the soft RLIMIT_NOFILE (capped at 4096, so
+ * that a huge limit does not make the kernel grow a huge fd table), where
+ * the host program's lowest-free-number allocation does not reach. Below a
+ * limit of 256 we hold no fd at all (the table is then read from the
+ * kernel), rather than take a number the program would get. */
+int mc_fd_floor(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -EMFILE;
+	rlim_t top = rl.rlim_cur < 4096 ? rl.rlim_cur : 4096;
+	if (top < 256)
+		return -EMFILE;
+	return (int)top - 8;
 }

@@ -24,13 +24,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "mc.h"
 
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U
-#endif
 
 uint64_t mc_max_age_ns = 1000000000u;
 bool mc_serve_first;
@@ -47,7 +43,6 @@ struct mc_view {
 	struct mc_snap *snap;           /* latest validated, or NULL */
 	unsigned inval_gen;             /* mc_inval_gen when snap was taken */
 	size_t size_hint;
-	unsigned opened;                /* atomic */
 	bool remote;                    /* another process's (the daemon's views) */
 	uint64_t churn_until;           /* no quiet window lately: use the kernel */
 };
@@ -110,30 +105,9 @@ out:
 	return v;
 }
 
-unsigned mc_view_opened(struct mc_view *v)
-{
-	return __atomic_add_fetch(&v->opened, 1, __ATOMIC_RELAXED);
-}
-
 void mc_views_invalidate(void)
 {
 	__atomic_add_fetch(&mc_inval_gen, 1, __ATOMIC_RELEASE);
-}
-
-/* Where our fds go: the top of the soft RLIMIT_NOFILE (capped at 4096, so
- * that a huge limit does not make the kernel grow a huge fd table), where
- * the host program's lowest-free-number allocation does not reach. Below a
- * limit of 256 we hold no fd at all (the table is then read from the
- * kernel), rather than take a number the program would get. */
-int mc_fd_floor(void)
-{
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return -EMFILE;
-	rlim_t top = rl.rlim_cur < 4096 ? rl.rlim_cur : 4096;
-	if (top < 256)
-		return -EMFILE;
-	return (int)top - 8;
 }
 
 static bool fd_still_ours(struct mc_view *v)
@@ -365,16 +339,6 @@ void mc_view_drop(struct mc_view *v)
 	mc_snap_unref(v->snap);
 	pthread_mutex_destroy(&v->lock);
 	mc_zfree(v, sizeof *v);
-}
-
-bool mc_views_own_fd(int fd)
-{
-	bool own = false;
-	pthread_mutex_lock(&views_lock);
-	for (struct mc_view *v = views; v && !own; v = v->next)
-		own = __atomic_load_n(&v->fd, __ATOMIC_RELAXED) == fd;
-	pthread_mutex_unlock(&views_lock);
-	return own;
 }
 
 void mc_views_lock_all(void)

@@ -20,9 +20,6 @@
 
 #include "preload.h"
 
-/* Returned by serve() when the fd turned out not to be ours after all. */
-#define PASS ((ssize_t)INT_MIN)
-
 static mode_t open_mode(int flags, va_list ap)
 {
 	return __OPEN_NEEDS_MODE(flags) ? va_arg(ap, mode_t) : 0;

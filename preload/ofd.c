@@ -318,11 +318,6 @@ void mc_ofd_set_stream(struct mc_ofd *o, FILE *fp)
 	__atomic_store_n(&o->fp, fp, __ATOMIC_RELEASE);
 }
 
-FILE *mc_ofd_stream(struct mc_ofd *o)
-{
-	return __atomic_load_n(&o->fp, __ATOMIC_ACQUIRE);
-}
-
 /* ---- reading ---------------------------------------------------------- */
 
 /* With slot->lock held: make o->snap the snapshot a read at @pos must see.

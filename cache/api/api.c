@@ -87,14 +87,6 @@ static struct chain chain_for(enum question q)
 			continue;                                        \
 		else
 
-bool mc_api_is_bind(const char *root, unsigned major, unsigned minor,
-		    bool has_parent, unsigned parent_major, unsigned parent_minor)
-{
-	if (strcmp(root, "/") != 0)
-		return true;
-	return has_parent && major == parent_major && minor == parent_minor;
-}
-
 /* stat(2)'s habits: follow symlinks, never trigger an automount, never ask a
  * network filesystem to revalidate (the mount attributes are the VFS's). */
 static int stat_path(const char *path, unsigned mask, struct statx *ret)

@@ -15,10 +15,6 @@
  * everything else, the engine included, is built -fvisibility=hidden. */
 #define _mc_public_ __attribute__((visibility("default")))
 
-/* Debian 12's headers predate Linux 6.8. */
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U
-#endif
 
 /* Mount ids from this value up are the kernel's 64-bit unique ids; below it,
  * the ids /proc/<pid>/mountinfo prints. The kernel keeps the two ranges

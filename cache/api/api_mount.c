@@ -115,3 +115,12 @@ void mc_api_listb_free(struct mc_api_listb *b)
 	free(b->v);
 	*b = (struct mc_api_listb){ 0 };
 }
+
+/* See apiP.h. */
+bool mc_api_is_bind(const char *root, unsigned major, unsigned minor,
+		    bool has_parent, unsigned parent_major, unsigned parent_minor)
+{
+	if (strcmp(root, "/") != 0)
+		return true;
+	return has_parent && major == parent_major && minor == parent_minor;
+}

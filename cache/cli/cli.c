@@ -22,7 +22,7 @@
 #ifndef MC_VERSION
 #define MC_VERSION "0"
 #endif
-/* Where `make install` puts the preload (PRELOADDIR in cache/api.mk). */
+/* Where `make install` puts the preload (PRELOADDIR in the top Makefile). */
 #ifndef MC_PRELOAD_INSTALLED
 #define MC_PRELOAD_INSTALLED "/usr/local/lib/mountcache/libmountcache-preload.so"
 #endif

@@ -47,9 +47,6 @@
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
 #endif
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U
-#endif
 
 #define MAX_CLIENTS 1024
 #define MAX_CLIENTS_PER_UID 128         /* for each uid but root */
@@ -326,22 +323,8 @@ static int refresh(struct dview *d, int procdir, bool force, struct mc_snap **re
 
 static void reply(struct client *c, struct mc_rep *rep, int fd, const char *extra, size_t extra_len)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov[2] = { { rep, sizeof *rep }, { (void *)extra, extra_len } };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = extra ? 2 : 1 };
-
-	rep->magic = MC_PROTO_MAGIC;
-	rep->version = MC_PROTO_VERSION;
-	if (fd >= 0) {
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof cbuf;
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-	}
-	if (sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+	if (mc_proto_send(c->fd, rep, sizeof *rep, extra, extra_len, &fd, fd >= 0,
+			  MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 		/* Full queue: the client does not read its answers. */
 		st.dropped++;
 		drop_client(c);
@@ -402,15 +385,18 @@ static void serve_snapshot(struct client *c, const struct mc_req *req, struct mc
 static void handle_client(struct client *c)
 {
 	struct mc_req req;
-	ssize_t n = recv(c->fd, &req, sizeof req, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	int fd = -1;
+	ssize_t n = mc_proto_recv(c->fd, &req, sizeof req, NULL, 0, MSG_DONTWAIT, &fd, NULL);
+	if (n == -EAGAIN)
 		return;
-	if (n != sizeof req || req.magic != MC_PROTO_MAGIC || req.version != MC_PROTO_VERSION ||
-	    req.fmt > MC_MOUNTS) {
+	if (fd >= 0)
+		close(fd);                      /* clients send no fds */
+	if (n < 0 || fd >= 0 || mc_req_check(&req, (size_t)n) < 0) {
 		drop_client(c);                 /* closed, or not speaking our protocol */
 		return;
 	}
-	struct mc_rep rep = { .op = req.op, .fmt = req.fmt, .seq = req.seq };
+	struct mc_rep rep;
+	mc_rep_init(&rep, &req);
 	st.requests++;
 	if (req.op == MC_OP_SNAPSHOT) {
 		serve_snapshot(c, &req, &rep);
@@ -503,18 +489,11 @@ static int listen_on(const char *path)
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 			die(dir);
 	}
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		die("socket");
-	unlink(path);
-	/* The socket is created with its final mode (any user may connect):
-	 * a chmod(path) afterwards would follow a symlink that someone swapped
-	 * in, in a directory they can write. */
-	mode_t old = umask(0111);
-	int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
-	umask(old);
-	if (r < 0 || listen(fd, 128) < 0)
+	int fd = mc_proto_listen(path, SOCK_NONBLOCK, 128);
+	if (fd < 0) {
+		errno = -fd;
 		die(path);
+	}
 	return fd;
 }
 

@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "mc.h"
 #include "proto.h"
 
 static const char forged[] = "999 1 0:1 / / rw - forged forged rw\n";
@@ -45,28 +46,21 @@ static void answer(int c, const char *mode)
 {
 	struct mc_req req;
 	while (recv(c, &req, sizeof req, 0) == sizeof req) {
-		struct mc_rep rep = { .magic = MC_PROTO_MAGIC, .version = MC_PROTO_VERSION,
-				      .op = req.op, .fmt = req.fmt, .seq = req.seq,
-				      .flags = MC_REP_VALIDATED, .gen = 0x4242,
-				      .len = strlen(forged), .captured_ns = 0,
-				      .root_mnt = root.stx_mnt_id, .root_ino = root.stx_ino,
-				      .root_dev = (uint64_t)root.stx_dev_major << 32 | root.stx_dev_minor };
+		struct mc_rep rep;
+		mc_rep_init(&rep, &req);
+		rep.flags = MC_REP_VALIDATED;
+		rep.gen = 0x4242;
+		rep.len = strlen(forged);
+		rep.root_mnt = root.stx_mnt_id;
+		rep.root_ino = root.stx_ino;
+		rep.root_dev = (uint64_t)root.stx_dev_major << 32 | root.stx_dev_minor;
 		if (!strcmp(mode, "garbage")) {
 			if (send(c, "garbage", 7, MSG_NOSIGNAL) < 0)
 				return;
 			continue;
 		}
 		int fd = forged_memfd(mode);
-		char cbuf[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = { &rep, sizeof rep };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-		if (sendmsg(c, &mh, MSG_NOSIGNAL) < 0)
+		if (mc_proto_send(c, &rep, sizeof rep, NULL, 0, &fd, 1, MSG_NOSIGNAL) < 0)
 			return;
 		close(fd);
 	}
@@ -85,16 +79,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: fakedaemon --socket PATH [--mode M]\n");
 		return 2;
 	}
-	statx(AT_FDCWD, "/", 0, STATX_INO | STATX_MNT_ID | 0x00004000U /* MNT_ID_UNIQUE */, &root);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-	int l = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-	unlink(path);
-	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 16) < 0) {
+	statx(AT_FDCWD, "/", 0, STATX_INO | STATX_MNT_ID | STATX_MNT_ID_UNIQUE, &root);
+	int l = mc_proto_listen(path, 0, 16);
+	if (l < 0) {
+		errno = -l;
 		perror("fakedaemon");
 		return 1;
 	}
-	chmod(path, 0666);
 	signal(SIGCHLD, SIG_IGN);
 	for (;;) {
 		int c = accept(l, NULL, NULL);

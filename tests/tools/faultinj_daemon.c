@@ -52,19 +52,7 @@ static int sealed_memfd(const char *text, size_t n)
 
 static ssize_t send_fds(int c, const void *buf, size_t n, const int *fds, int nfds)
 {
-	char cbuf[CMSG_SPACE(2 * sizeof(int))];
-	struct iovec iov = { (void *)buf, n };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (nfds) {
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	}
-	return sendmsg(c, &mh, MSG_NOSIGNAL);
+	return mc_proto_send(c, buf, n, NULL, 0, fds, (unsigned)nfds, MSG_NOSIGNAL);
 }
 
 static int connect_upstream(void)
@@ -81,19 +69,12 @@ static int connect_upstream(void)
 static bool relay(int c, int u, const struct mc_req *req, bool cut)
 {
 	char buf[sizeof(struct mc_rep) + MC_STATS_MAX];
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { buf, sizeof buf };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof cbuf };
+	int fd;
 	if (send(u, req, sizeof *req, MSG_NOSIGNAL) != sizeof *req)
 		return false;
-	ssize_t n = recvmsg(u, &mh, MSG_CMSG_CLOEXEC);
+	ssize_t n = mc_proto_recv(u, buf, sizeof buf, NULL, 0, 0, &fd, NULL);
 	if (n <= 0)
 		return false;
-	int fd = -1;
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	if (cm && cm->cmsg_type == SCM_RIGHTS)
-		memcpy(&fd, CMSG_DATA(cm), sizeof fd);
 	if (cut) {
 		send(c, buf, (size_t)n / 2, MSG_NOSIGNAL);
 		if (fd >= 0)
@@ -115,9 +96,11 @@ static void serve(int c)
 	if (upstream && (u = connect_upstream()) < 0)
 		return;
 	while (recv(c, &req, sizeof req, 0) == sizeof req) {
-		struct mc_rep rep = { .magic = MC_PROTO_MAGIC, .version = MC_PROTO_VERSION, .op = req.op,
-				      .fmt = req.fmt, .seq = req.seq, .flags = MC_REP_VALIDATED,
-				      .gen = 0x4242, .len = strlen(forged) };
+		struct mc_rep rep;
+		mc_rep_init(&rep, &req);
+		rep.flags = MC_REP_VALIDATED;
+		rep.gen = 0x4242;
+		rep.len = strlen(forged);
 		int fds[2] = { -1, -1 }, nfds = 0;
 		count++;
 		if (!strcmp(mode, "close")) {
@@ -191,11 +174,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: faultinj_daemon --socket PATH --mode MODE [--upstream PATH]\n");
 		return 2;
 	}
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-	int l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	unlink(path);
-	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 64) < 0) {
+	int l = mc_proto_listen(path, 0, 64);
+	if (l < 0) {
+		errno = -l;
 		perror("faultinj_daemon");
 		return 1;
 	}
