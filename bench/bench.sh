@@ -291,6 +291,7 @@ t0=$SECONDS
 		rev="$rev + uncommitted changes in cache/ or preload/"
 	echo "started $(date -u '+%F %T') UTC on $(uname -r), $(nproc) cores, build of $rev;" \
 		"load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "one system call (raw getppid) costs $(syscall_cost) us on this machine"
 } >"$OUT/env.txt"
 cat "$OUT/env.txt"
 for n in $sizes; do
@@ -304,5 +305,8 @@ if [ $do_cg = 1 ]; then
 		echo "bench: no valgrind: instruction counts left out"
 	fi
 fi
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); matrix took $((SECONDS - t0)) s" >>"$OUT/env.txt"
+{
+	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); matrix took $((SECONDS - t0)) s"
+	echo "one system call (raw getppid) costs $(syscall_cost) us on this machine (after the matrix)"
+} >>"$OUT/env.txt"
 "$PY" "$ROOT/bench/report.py" "$OUT" "$RESULTS" | tee "$RESULTS/bench.txt"

@@ -29,6 +29,8 @@
  *   parse      mc_table_parse() of a captured text
  *   view       the engine's per-process hit path: mc_view_snapshot()
  *   snapsize   memory of a parsed snapshot (not timed; see below)
+ *   syscall    1,000 raw getppid() calls: the machine's cost of one system
+ *              call is median_us / 1000 (bench/lib.sh syscall_cost)
  *
  * Exit: 0; 2 usage; 1 the mode failed; 77 the mode is not available here. */
 #include <errno.h>
@@ -103,6 +105,19 @@ static int do_raw(struct ctx *c, size_t *ret_bytes)
 static int do_raw4k(struct ctx *c, size_t *ret_bytes)
 {
 	return read_loop(file_or(c, "/proc/self/mountinfo"), 4096, ret_bytes);
+}
+
+/* What one system call costs here: 1,000 raw getppid() calls per
+ * iteration (the cheapest call there is; machines of one kind differ 4x in
+ * it, so every ratio is printed beside it). */
+#define SYSCALL_BATCH 1000
+static int do_syscall(struct ctx *c, size_t *ret_bytes)
+{
+	(void)c;
+	for (int i = 0; i < SYSCALL_BATCH; i++)
+		syscall(SYS_getppid);
+	*ret_bytes = 0;
+	return 0;
 }
 
 static int do_getline(struct ctx *c, size_t *ret_bytes)
@@ -382,6 +397,7 @@ static const struct mode modes[] = {
 	{ "parse", do_parse, NULL },
 	{ "view", do_view, NULL },
 	{ "snapsize", NULL, NULL },
+	{ "syscall", do_syscall, NULL },
 };
 
 static int setup(const struct mode *m, struct ctx *c)
@@ -420,7 +436,7 @@ static int cmp_double(const void *a, const void *b)
 static void __attribute__((noreturn)) usage(void)
 {
 	fputs("usage: bench_read MODE [--iters K] [--warmup W] [--min-ms T] [--file PATH]\n"
-	      "modes: raw raw4k first getline getmntent libmount listmount capture parse view snapsize\n",
+	      "modes: raw raw4k first getline getmntent libmount listmount capture parse view snapsize syscall\n",
 	      stderr);
 	exit(2);
 }

@@ -22,6 +22,8 @@ if [ "${1:-}" != --inside ]; then
 	echo
 	echo "speed-up = bare median / mode median; in-process rows time the read inside the"
 	echo "process, the others the whole command (fork to exit)."
+	echo "one system call (raw getppid) costs $(syscall_cost) us on this machine: the preload's"
+	echo "cost is counted in system calls, so machines that differ in it differ in the ratios."
 	modes=$(cut -f2 "$rows" | awk '!s[$0]++' | tr '\n' ' ')
 	if plot_bars "mountcache demo: $(cat "$RESULTS/demo.mounts") mounts, $RUNS runs per mode" \
 		"$RESULTS/demo.png" "$modes" <"$rows"; then

@@ -175,6 +175,15 @@ measure() {
 MODES_OVERRIDE=()
 
 # ---- presentation -------------------------------------------------------
+# syscall_cost: what one system call (a raw getppid) costs on this machine,
+# in microseconds. Machines of one kind differ up to 4x in it, and the
+# preload's cost is counted in system calls: every table of ratios is
+# printed with it.
+syscall_cost() {
+	"$B/bench_read" syscall --warmup 20 --iters 200 --min-ms 50 2>/dev/null |
+		awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^median_us=/) { split($i, a, "="); printf "%.2f\n", a[2] / 1000 } }'
+}
+
 # print_table < rows: consumer, mode, median, min-max, speed-up.
 print_table() {
 	awk -F'\t' '
