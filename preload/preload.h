@@ -120,7 +120,8 @@ static inline void mc_leave(struct mc_guard *g)
 	mc_busy = 0;
 }
 
-/* ---- ofd.c: open file descriptions we serve ---------------------------- */
+/* ---- the descriptions we serve: fdmap.c (which fd holds which), ofd.c
+ * (reading), kpos.c (the kernel's offset), getmntent.c ------------------- */
 struct mc_ofd;
 /* Start serving @fd (just opened by the host program on a mount table of
  * view @v). Returns 0 or <0 (then the fd simply stays the kernel's). */
@@ -149,7 +150,6 @@ void mc_fd_dup(int oldfd, int newfd);
 ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcnt, off_t off);
 off_t mc_ofd_lseek(struct mc_ofd *o, off_t off, int whence);
 void mc_ofd_set_stream(struct mc_ofd *o, FILE *fp);
-FILE *mc_ofd_stream(struct mc_ofd *o);
 /* getmntent_r from the parsed snapshot. Returns 1 and fills @mp, 0 at end of
  * table, <0 when the caller must use glibc (the stream is left untouched). */
 int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz);
