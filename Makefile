@@ -51,7 +51,10 @@ $(B)/%: tests/tools/%.c $(B)/libmcengine.a cache/proto.h
 	$(CC) $(CFLAGS) $(MOUNT_CFLAGS) -o $@ $< $(B)/libmcengine.a $(LDFLAGS) $(MOUNT_LIBS) -lpthread
 
 $(B)/test_%: tests/test_%.c $(B)/libmcengine.a $(wildcard tests/*.h)
-	$(CC) $(CFLAGS) $(MOUNT_CFLAGS) -Itests -o $@ $< $(B)/libmcengine.a $(LDFLAGS) $(MOUNT_LIBS) -lcmocka -lpthread
+	$(CC) $(CFLAGS) $(MOUNT_CFLAGS) -Itests -Ipreload -o $@ $< $(filter %.o,$^) $(B)/libmcengine.a $(LDFLAGS) \
+		$(MOUNT_LIBS) -lcmocka -lpthread
+# Pure parts of the preload are unit-tested apart from the hooks.
+$(B)/test_seqfile: $(B)/preload/seqfile.o
 
 $(B)/bench_%: bench/bench_%.c $(B)/libmcengine.a
 	$(CC) $(CFLAGS) $(MOUNT_CFLAGS) -o $@ $< $(B)/libmcengine.a $(LDFLAGS) $(MOUNT_LIBS) -lpthread

@@ -120,7 +120,8 @@ static inline void mc_leave(struct mc_guard *g)
 	mc_busy = 0;
 }
 
-/* ---- ofd.c: open file descriptions we serve ---------------------------- */
+/* ---- the descriptions we serve: fdmap.c (which fd holds which), ofd.c
+ * (reading), kpos.c (the kernel's offset), getmntent.c ------------------- */
 struct mc_ofd;
 /* Start serving @fd (just opened by the host program on a mount table of
  * view @v). Returns 0 or <0 (then the fd simply stays the kernel's). */

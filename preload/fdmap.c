@@ -1,0 +1,232 @@
+/* fdmap.c: the descriptions we serve, and which fd numbers hold them.
+ *
+ * A description (struct mc_ofd) is what one open() of a mount table made:
+ * the view it is served from, the file's identity (device and inode), its
+ * shared slot. It is reference-counted by the fds (dup) and FILEs of this
+ * process that hold it.
+ *
+ * The fd map is two-level and never shrinks; an fd that is not ours is one
+ * relaxed load away from the real read(). fd_lock guards the map's
+ * entries, the references and the slot pages. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "ofd.h"
+
+#define L2_BITS 10
+#define L2_SIZE (1u << L2_BITS)
+#define L1_SIZE 1024                    /* fds up to 1M are tracked */
+static struct mc_ofd **fd_map[L1_SIZE];
+static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mc_ofd *all_ofds;
+
+static struct mc_ofd **map_slot(int fd, bool create)
+{
+	if (fd < 0 || (unsigned)fd >= L1_SIZE * L2_SIZE)
+		return NULL;
+	struct mc_ofd **l2 = __atomic_load_n(&fd_map[fd >> L2_BITS], __ATOMIC_ACQUIRE);
+	if (!l2 && create) {
+		l2 = mc_zalloc(L2_SIZE * sizeof *l2);
+		if (!l2)
+			return NULL;
+		__atomic_store_n(&fd_map[fd >> L2_BITS], l2, __ATOMIC_RELEASE);
+	}
+	return l2 ? &l2[fd & (L2_SIZE - 1)] : NULL;
+}
+
+static void ofd_unref_locked(struct mc_ofd *o)
+{
+	if (--o->refs > 0)
+		return;
+	for (struct mc_ofd **pp = &all_ofds; *pp; pp = &(*pp)->all_next)
+		if (*pp == o) {
+			*pp = o->all_next;
+			break;
+		}
+	mc_slot_put(o->slot);
+	mc_snap_unref(o->snap);
+	mc_zfree(o, sizeof *o);
+}
+
+int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt)
+{
+	struct stat st;
+	if (mc_sys_fstat(fd, &st) < 0)
+		return -errno;
+	struct mc_ofd *o = mc_zalloc(sizeof *o);
+	if (!o)
+		return -ENOMEM;
+	o->refs = 1;
+	o->view = v;
+	o->fmt = fmt;
+	o->dev = st.st_dev;
+	o->ino = st.st_ino;
+
+	pthread_mutex_lock(&fd_lock);
+	struct mc_ofd **e = map_slot(fd, true);
+	o->slot = e ? mc_slot_alloc() : NULL;
+	if (!o->slot) {
+		pthread_mutex_unlock(&fd_lock);
+		mc_zfree(o, sizeof *o);
+		return -ENOMEM;
+	}
+	if (*e)                         /* a stale entry: the fd was reused */
+		ofd_unref_locked(*e);
+	o->all_next = all_ofds;
+	all_ofds = o;
+	__atomic_store_n(e, o, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&fd_lock);
+	return 0;
+}
+
+struct mc_ofd *mc_fd_peek(int fd)
+{
+	struct mc_ofd **e = map_slot(fd, false);
+	return e ? __atomic_load_n(e, __ATOMIC_ACQUIRE) : NULL;
+}
+
+struct mc_ofd *mc_fd_get(int fd)
+{
+	struct mc_ofd **e = map_slot(fd, false);
+	if (likely(!e || !__atomic_load_n(e, __ATOMIC_RELAXED)))
+		return NULL;
+	pthread_mutex_lock(&fd_lock);
+	struct mc_ofd *o = *e;
+	if (o)
+		o->refs++;
+	pthread_mutex_unlock(&fd_lock);
+	return o;
+}
+
+struct mc_ofd *mc_fd_get_checked(int fd)
+{
+	struct mc_ofd *o = mc_fd_get(fd);
+	if (o && mc_ofd_check_fd(o, fd))
+		return o;
+	/* closed behind our back (a raw syscall) and the number reused */
+	if (o)
+		mc_ofd_put(o);
+	mc_fd_forget(fd);
+	return NULL;
+}
+
+void mc_ofd_put(struct mc_ofd *o)
+{
+	pthread_mutex_lock(&fd_lock);
+	ofd_unref_locked(o);
+	pthread_mutex_unlock(&fd_lock);
+}
+
+bool mc_ofd_check_fd(struct mc_ofd *o, int fd)
+{
+	struct stat st;
+	/* Only proof counts: another file behind the number, or no file at
+	 * all. A transient failure (ENOMEM, EINTR...) is no reason to leave
+	 * the program's reads to a kernel offset we never moved. */
+	if (mc_sys_fstat(fd, &st) < 0)
+		return errno != EBADF;
+	return st.st_dev == o->dev && st.st_ino == o->ino;
+}
+
+static void forget_locked(int fd)
+{
+	struct mc_ofd **e = map_slot(fd, false);
+	if (e && *e) {
+		struct mc_ofd *o = *e;
+		__atomic_store_n(e, NULL, __ATOMIC_RELEASE);
+		ofd_unref_locked(o);
+	}
+}
+
+void mc_fd_forget(int fd)
+{
+	struct mc_ofd **e = map_slot(fd, false);
+	if (likely(!e || !__atomic_load_n(e, __ATOMIC_RELAXED)))
+		return;
+	pthread_mutex_lock(&fd_lock);
+	forget_locked(fd);
+	pthread_mutex_unlock(&fd_lock);
+}
+
+void mc_fd_forget_range(unsigned first, unsigned last)
+{
+	pthread_mutex_lock(&fd_lock);
+	/* Walk the live descriptions, not the (possibly huge) range. */
+	for (unsigned l1 = first >> L2_BITS; l1 < L1_SIZE && l1 <= (last >> L2_BITS); l1++) {
+		if (!fd_map[l1])
+			continue;
+		for (unsigned i = 0; i < L2_SIZE; i++) {
+			unsigned fd = l1 << L2_BITS | i;
+			if (fd >= first && fd <= last && fd_map[l1][i])
+				forget_locked((int)fd);
+		}
+	}
+	pthread_mutex_unlock(&fd_lock);
+}
+
+void mc_fd_dup(int oldfd, int newfd)
+{
+	if (oldfd == newfd)
+		return;
+	pthread_mutex_lock(&fd_lock);
+	forget_locked(newfd);
+	struct mc_ofd **from = map_slot(oldfd, false);
+	struct mc_ofd **to = from && *from ? map_slot(newfd, true) : NULL;
+	if (to) {
+		(*from)->refs++;
+		__atomic_store_n(to, *from, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&fd_lock);
+}
+
+void mc_fd_each(void (*fn)(int fd, struct mc_ofd *o))
+{
+	pthread_mutex_lock(&fd_lock);
+	for (unsigned l1 = 0; l1 < L1_SIZE; l1++) {
+		if (!fd_map[l1])
+			continue;
+		for (unsigned i = 0; i < L2_SIZE; i++) {
+			struct mc_ofd *o = fd_map[l1][i];
+			if (o)
+				fn((int)(l1 << L2_BITS | i), o);
+		}
+	}
+	pthread_mutex_unlock(&fd_lock);
+}
+
+void mc_ofd_set_stream(struct mc_ofd *o, FILE *fp)
+{
+	__atomic_store_n(&o->fp, fp, __ATOMIC_RELEASE);
+}
+
+/* ---- fork --------------------------------------------------------------
+ * Lock order everywhere: view locks, then fd_lock, then the parse lock
+ * (nothing holds it while taking another). A slot lock may be held
+ * by another thread at fork time; it lives in shared memory, so the child
+ * sees it released when that thread releases it in the parent. */
+void mc_ofd_atfork_prepare(void)
+{
+	mc_views_lock_all();
+	pthread_mutex_lock(&fd_lock);
+	mc_snap_atfork_prepare();
+}
+
+void mc_ofd_atfork_parent(void)
+{
+	mc_snap_atfork_release();
+	pthread_mutex_unlock(&fd_lock);
+	mc_views_unlock_all();
+}
+
+void mc_ofd_atfork_child(void)
+{
+	mc_slot_atfork_child();
+	mc_snap_atfork_release();
+	/* Every description now has one more process holding its slot. */
+	for (struct mc_ofd *o = all_ofds; o; o = o->all_next)
+		__atomic_add_fetch(&o->slot->refs, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&fd_lock);
+	mc_views_atfork_child();
+}

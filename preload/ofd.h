@@ -1,0 +1,62 @@
+/* ofd.h: the preload's open file descriptions, shared by the files that
+ * keep them (slot.c, fdmap.c) and those that read through them (ofd.c,
+ * getmntent.c, kpos.c). Not for hooks.c: it uses preload.h only. */
+#ifndef MC_OFD_H
+#define MC_OFD_H
+
+#include "preload.h"
+#include "seqfile.h"
+
+/* ---- slot.c: the shared part of a description ---------------------------
+ * The kernel keeps one file position per open file description, shared by
+ * every fd that dup() made and by parent and child after fork(). So do we:
+ * each description has a slot in MAP_SHARED memory. */
+struct mc_slot {
+	int owner;                      /* lock: 0 free, else the holder's pid */
+	int64_t pos;
+	int64_t read_pos;               /* where the last read ended, or -1 */
+	struct mc_seq seq;              /* seq_file's window and buffer size */
+	int64_t kpos;                   /* kernel offset we set for exec, or -1 */
+	int32_t kernel_pass;            /* the last read was the kernel's */
+	uint64_t gen;                   /* of the snapshot the offsets refer to */
+	int refs;                       /* processes holding it, atomic */
+} __attribute__((aligned(128)));
+
+/* A fresh slot (offsets 0, one reference), or NULL. Under fd_lock. */
+struct mc_slot *mc_slot_alloc(void);
+/* Drop this process's reference; the last one frees the slot. */
+void mc_slot_put(struct mc_slot *s);
+void mc_slot_lock(struct mc_slot *s);
+void mc_slot_unlock(struct mc_slot *s);
+/* In a forked child: the lock's owner id is the child's pid now. */
+void mc_slot_atfork_child(void);
+
+/* ---- fdmap.c: descriptions, and which fd numbers hold them -------------- */
+struct mc_ofd {
+	int refs;                       /* fds and FILEs here; under fd_lock */
+	struct mc_slot *slot;
+	struct mc_view *view;
+	enum mc_format fmt;
+	dev_t dev;
+	ino_t ino;
+	struct mc_snap *snap;           /* under slot->lock */
+	size_t line_hint;               /* getmntent: next line, under slot->lock */
+	FILE *fp;
+	struct mc_ofd *all_next;        /* every live description, for fork */
+};
+
+/* @fn(fd, o) for every fd that holds a description, with the map locked
+ * (@fn must not call back into the map). */
+void mc_fd_each(void (*fn)(int fd, struct mc_ofd *o));
+
+/* ---- ofd.c: reading ---------------------------------------------------- */
+/* With slot->lock held: make o->snap the snapshot a read at @pos must see.
+ * Returns 0, or <0 when no snapshot can be had. */
+int mc_ofd_settle(struct mc_ofd *o, int64_t pos);
+
+/* ---- kpos.c: the kernel's own offset -------------------------------------
+ * With slot->lock held, for descriptions another program may now share:
+ * if that program moved the kernel's offset, ours follows. */
+void mc_slot_follow_kernel(struct mc_slot *s, int fd);
+
+#endif

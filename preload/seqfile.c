@@ -1,0 +1,122 @@
+/* seqfile.c: seq_file's read, emulated.
+ *
+ * The kernel renders whole records (lines) into a buffer of one page
+ * (doubled for a record that does not fit: a line fits only if shorter than
+ * the buffer) and copies from it; what a read() returns per call is part of
+ * what a program can observe, so we reproduce it from the snapshot text:
+ * the same bytes in the same pieces. See fs/seq_file.c: seq_read_iter(),
+ * traverse().
+ *
+ * Cost: with a line index, a binary search to the window's first line and
+ * one index step per line copied; without one, a memchr per line. */
+#include <string.h>
+
+#include "seqfile.h"
+
+void mc_seq_init(struct mc_seq *q)
+{
+	q->kend = 0;
+	q->bufsize = MC_SEQ_PAGE;
+}
+
+static size_t line_end(const struct mc_seq_text *t, size_t from)
+{
+	const char *nl = memchr(t->text + from, '\n', t->len - from);
+	return nl ? (size_t)(nl - t->text) + 1 : t->len;
+}
+
+/* Walks the lines of a text from a line start: through the line index when
+ * there is one (a memchr per line cost more than the copy: ~40 per page),
+ * else through the text. */
+struct cursor {
+	const struct mc_seq_text *t;
+	size_t i;                       /* with lines: the next line */
+};
+
+static void cursor_at(struct cursor *c, const struct mc_seq_text *t, size_t from)
+{
+	const uint32_t *lines = t->lines;
+	c->t = t;
+	c->i = 1;
+	if (lines) {                    /* the first line that ends past @from */
+		size_t lo = 1, hi = (size_t)lines[0] + 1;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (lines[mid] <= from)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		c->i = lo;
+	}
+}
+
+/* The end of the line that starts at @from, the cursor's next line. */
+static size_t cursor_next(struct cursor *c, size_t from)
+{
+	const uint32_t *lines = c->t->lines;
+	if (!lines)
+		return line_end(c->t, from);
+	return c->i <= lines[0] ? lines[c->i++] : c->t->len;
+}
+
+static void fit(struct mc_seq *q, size_t record)
+{
+	while (record >= q->bufsize && q->bufsize < (1u << 30))
+		q->bufsize <<= 1;
+}
+
+/* traverse(): render from the start up to @pos, which leaves the window
+ * ending with the record that contains @pos. */
+static void traverse(struct mc_seq *q, const struct mc_seq_text *t, int64_t pos)
+{
+	struct cursor c;
+	size_t at = 0;
+
+	q->kend = 0;
+	if (pos == 0)
+		return;
+	cursor_at(&c, t, 0);
+	while (at < t->len) {
+		size_t e = cursor_next(&c, at);
+		fit(q, e - at);
+		q->kend = (int64_t)e;
+		if ((int64_t)e >= pos)
+			return;
+		at = e;
+	}
+}
+
+size_t mc_seq_read(struct mc_seq *q, const struct mc_seq_text *t, int64_t pos, int64_t read_pos,
+		   size_t want)
+{
+	struct cursor c;
+	size_t copied = 0;
+
+	if (pos == 0)
+		q->kend = 0;
+	if (pos != read_pos)
+		traverse(q, t, pos);
+	if (q->kend > pos) {                    /* the rest of the window first */
+		size_t left = (size_t)(q->kend - pos);
+		copied = left < want ? left : want;
+		if (copied < left)
+			return copied;
+	}
+	size_t at = (size_t)q->kend, remaining = want - copied;
+	if (q->kend < pos || at >= t->len)
+		return copied;                  /* end of file */
+	cursor_at(&c, t, at);
+	size_t end = cursor_next(&c, at);       /* one record, whatever its size */
+	fit(q, end - at);
+	size_t count = end - at;
+	while (end < t->len && count < remaining) {
+		size_t e = cursor_next(&c, end);
+		if (count + (e - end) >= q->bufsize)
+			break;
+		count += e - end;
+		end = e;
+	}
+	q->kend = (int64_t)end;
+	return copied + (count < remaining ? count : remaining);
+}

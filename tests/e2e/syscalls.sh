@@ -1,0 +1,109 @@
+#!/bin/bash
+# System calls of each served loop, counted with strace: the one cost that
+# is the same on every machine. In private namespaces of 20, 1,000 and
+# 10,000 mounts, build/sccount runs each loop (tests/tools/sccount.c) with
+# every cycle framed by two getppid() calls; we count what lies between.
+#   - served cycles (a process's later opens, MOUNTCACHE_SERVE_FIRST=1):
+#     open+read(64 KiB) to EOF+close, fopen+getline+fclose,
+#     setmntent+getmntent+endmntent, open+read(4 KiB)+close: exact counts,
+#     so one more call per read() fails at 1,000 mounts already (22 reads);
+#   - a pass-through first read (no daemon): at most EXTRA_FIRST calls
+#     beyond the same cycle without the preload;
+#   - a daemon-served first read (1,000 and more mounts): at most
+#     DAEMON_FIRST calls in all, and PER_READ per read().
+# Counts must not drift with the machine: snapshots never expire during a
+# run (MOUNTCACHE_MAX_AGE_MS), and no mount changes while it runs.
+set -u
+. "$(dirname "$0")/lib.sh"
+command -v strace >/dev/null || { echo "skip: no strace"; exit 77; }
+
+# A served cycle makes SERVED[mode] calls, plus PER_READ for each read()
+# the program makes on the fd (an identity check per read).
+declare -A SERVED=([read]=14 [head]=14 [getline]=15 [getmntent]=15)
+PER_READ=1
+EXTRA_FIRST=3
+DAEMON_FIRST=38
+
+case ${1:-} in
+--inside) ;;
+*)	rc=0
+	for n in 20 1000 10000; do
+		"$B/mkmounts" -q -n "$n" -- bash "$0" --inside "$n" || rc=1
+	done
+	exit $rc ;;
+esac
+n=$2
+scratch syscalls
+fails=0
+
+# counts TRACE: the number of system calls in each framed cycle.
+counts() {
+	awk '/^getppid\(/ { if (inw) { printf "%s%d", c++ ? " " : "", k; inw = 0 } else { inw = 1; k = 0 }; next }
+	     inw && !/resumed>/ && !/^(\+\+\+|---)/ { k++ }
+	     END { print "" }' "$1"
+}
+# calls TRACE CYCLE: which calls that cycle made, for a failure report.
+calls() {
+	awk -v want="$2" '/^getppid\(/ { if (inw) { c++; inw = 0 } else inw = 1; next }
+	     inw && c + 1 == want { sub(/\(.*/, ""); h[$0]++ }
+	     END { for (k in h) printf " %s:%d", k, h[k]; print "" }' "$1"
+}
+trace() {       # trace NAME [-E VAR=VALUE]... -- MODE CYCLES
+	local name=$1; shift
+	local env=()
+	while [ "$1" != -- ]; do env+=("$1"); shift; done
+	shift
+	strace -o "$tmp/$name" "${env[@]}" -E MOUNTCACHE_MAX_AGE_MS=600000 "$B/sccount" "$@" >"$tmp/$name.out"
+}
+# reads NAME CYCLE: the read() calls the program made in that cycle (the
+# last one returns 0), for the read modes.
+reads() {
+	local k
+	k=$(cut -d' ' -f"$2" "$tmp/$1.out")
+	case $1 in read|first|daemon) echo $((k + 1)) ;; head) echo 1 ;; *) echo 0 ;; esac
+}
+verdict() {     # verdict NAME OK DETAIL
+	if [ "$2" = 1 ]; then echo "ok: $n mounts: $1: $3"
+	else echo "FAIL: $n mounts: $1: $3"; fails=$((fails + 1)); fi
+}
+
+# Served loops: cycle 1 is the process's first open and sets up the view;
+# cycles 3 to 6 are the steady state, each exactly SERVED[mode].
+for mode in read head getline getmntent; do
+	trace "$mode" -E LD_PRELOAD="$PRE" -E MOUNTCACHE_SERVE_FIRST=1 -- "$mode" 6
+	read -r -a c <<<"$(counts "$tmp/$mode")"
+	per=$(cut -d' ' -f3 "$tmp/$mode.out")
+	want=$((SERVED[$mode] + PER_READ * $(reads "$mode" 3)))
+	ok=1
+	for i in 2 3 4 5; do [ "${c[$i]:-x}" = "$want" ] || ok=0; done
+	verdict "served $mode" $ok "cycles ${c[*]} (want $want from the 3rd; $per reads/lines per cycle)"
+	[ $ok = 1 ] || echo "   cycle 3:$(calls "$tmp/$mode" 3)"
+done
+
+# A pass-through first read: the kernel's own calls, and at most
+# EXTRA_FIRST more.
+trace bare -- read 1
+trace first -E LD_PRELOAD="$PRE" -- read 1
+bare=$(counts "$tmp/bare") first=$(counts "$tmp/first")
+verdict "pass-through first read" $((first - bare <= EXTRA_FIRST)) \
+	"$first calls, the kernel's $bare (at most $EXTRA_FIRST more)"
+[ $((first - bare <= EXTRA_FIRST)) = 1 ] || echo "   calls:$(calls "$tmp/first" 1)"
+
+# A daemon-served first read: connect, ask, map, close, and the program's
+# own open and close.
+if [ "$n" -ge 1000 ]; then
+	sock=$tmp/d.sock
+	"$B/mountcached" --socket "$sock" 2>"$tmp/daemon.log" &
+	dpid=$!
+	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.02; done
+	MOUNTCACHE_SOCKET=$sock LD_PRELOAD=$PRE cat /proc/self/mountinfo >/dev/null  # the daemon's first capture
+	trace daemon -E LD_PRELOAD="$PRE" -E MOUNTCACHE_SOCKET="$sock" -- read 1
+	d=$(counts "$tmp/daemon")
+	most=$((DAEMON_FIRST + PER_READ * $(reads daemon 1)))
+	asked=$(grep -c '^connect(.*d.sock' "$tmp/daemon" || true)
+	verdict "daemon first read" $((d <= most && asked == 1)) \
+		"$d calls (at most $most), connections to the daemon: $asked"
+	[ $((d <= most)) = 1 ] || echo "   calls:$(calls "$tmp/daemon" 1)"
+	kill "$dpid"; wait "$dpid" 2>/dev/null
+fi
+[ $fails -eq 0 ]
