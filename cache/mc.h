@@ -408,6 +408,7 @@ struct mc_mtrack_stats {
 	unsigned long fallbacks;        /* incremental refreshes that could not explain */
 	unsigned long statmounts;
 	uint64_t last_ns;               /* the last mc_mtrack_update() */
+	uint64_t version;               /* bumped whenever the table changed */
 };
 enum {
 	MC_MTRACK_WOKE = 1 << 0,        /* poll() on mountinfo said: changed */

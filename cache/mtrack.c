@@ -293,6 +293,7 @@ static int rebuild(struct mc_mtrack *t)
 		t->n = n;
 		t->synced = true;
 		t->stats.full++;
+		t->stats.version++;
 		return 0;
 	}
 	t->synced = false;
@@ -318,7 +319,10 @@ static int merge(struct mc_mtrack *t, const uint64_t *ids, size_t n, struct ent 
 	while (i < n || j < t->n) {
 		if (j < t->n && (i == n || t->ents[j].id < ids[i])) {
 			const struct ent *g = &t->ents[j++];   /* gone: needs its DETACH */
-			unexplained |= !ev_has(t, g->id);
+			if (!ev_has(t, g->id)) {
+				MC_DEBUG("mtrack: %llu went without an event", (unsigned long long)g->id);
+				unexplained = true;
+			}
 			t->gone_prop |= g->peer || g->master;
 			if (ids_add(&t->gone, &t->ngone, &t->gonecap, g->id) < 0)
 				unexplained = true;
@@ -330,7 +334,10 @@ static int merge(struct mc_mtrack *t, const uint64_t *ids, size_t n, struct ent 
 		} else {
 			ne[i].id = ids[i];               /* new: needs its ATTACH */
 			ne[i].mark = M_NEW;
-			unexplained |= !ev_has(t, ids[i]);
+			if (!ev_has(t, ids[i])) {
+				MC_DEBUG("mtrack: %llu came without an event", (unsigned long long)ids[i]);
+				unexplained = true;
+			}
 			i++;
 		}
 	}
@@ -404,6 +411,12 @@ static int fill_marked(struct mc_mtrack *t, struct ent *ne, size_t n, uint8_t wh
 		if (ne[i].mark != which)
 			continue;
 		int r = ent_fill(t, &ne[i]);
+		if (r == -ENOENT) {
+			/* gone since listmount(): its unmount woke our poll
+			 * fd, so another round follows before any use */
+			ent_clear(&ne[i]);
+			r = 0;
+		}
 		if (r < 0)
 			return r;
 		ne[i].mark = which == M_NEW ? M_DONE_NEW : M_DONE;
@@ -472,6 +485,7 @@ static int round_once(struct mc_mtrack *t, bool woke)
 		return r;
 	}
 	if (t->overflow) {
+		MC_DEBUG("mtrack: fanotify queue overflow");
 		free(ids);
 		return 1;
 	}
@@ -480,12 +494,14 @@ static int round_once(struct mc_mtrack *t, bool woke)
 		 t->nev ? (unsigned long long)t->ev[0] : 0ull, t->n, n, woke ? ", woken" : "");
 	r = merge(t, ids, n, &ne);
 	free(ids);
+	if (r > 0)
+		MC_DEBUG("mtrack: an id came or went without its event");
 	if (r != 0)
-		return r;
+		return r > 0 ? 2 : r;          /* its event may still come */
 	if (woke && t->nev == 0 && t->ngone == 0 && n == t->n) {
 		/* woken, yet nothing came, went or moved: a remount, or an
-		 * event still to come */
-		r = 1;
+		 * event still to come (see incremental()) */
+		r = 2;
 		goto undo;
 	}
 	bool prop = imply_tree(t, ne, n);
@@ -496,33 +512,68 @@ static int round_once(struct mc_mtrack *t, bool woke)
 		r = imply_after(ne, n, prop);
 	if (r == 0)
 		r = fill_marked(t, ne, n, M_STAT);
-	if (r == -ENOENT)
-		r = 1;                          /* gone since listmount: start over */
-	if (r != 0)
+	if (r != 0) {
+		MC_DEBUG("mtrack: statmount: %s", strerror(-r));
 		goto undo;
+	}
+	if (t->nev || t->ngone || n != t->n)
+		t->stats.version++;
 	ents_free(t->ents, t->n);
 	t->ents = ne;
 	t->n = n;
 	return 0;
 undo:
-	/* t->ents lost the lines merge() moved over: rebuild from scratch */
+	/* t->ents lost the lines merge() moved over: rebuild from scratch,
+	 * unless nothing was taken (r == 2: the id sets are the same) */
+	if (r == 2) {
+		for (size_t i = 0; i < n; i++)
+			t->ents[i] = ne[i];
+		free(ne);
+		return 2;
+	}
 	ents_free(ne, n);
 	t->synced = false;
 	return r < 0 ? r : 1;
 }
 
+/* Events are queued when the namespace lock is released, after the
+ * change that wakes poll(): a wake-up with nothing to show may be followed
+ * by its events within microseconds. Wait for them once, briefly (a
+ * rebuild costs ~3 us per mount), before calling it unexplained. */
+#define EVENT_LAG_MS 2
+
+static bool events_come(struct mc_mtrack *t)
+{
+	struct pollfd p = { .fd = t->fan_fd, .events = POLLIN };
+	return poll(&p, 1, EVENT_LAG_MS) > 0;
+}
+
 static int incremental(struct mc_mtrack *t, bool woke)
 {
+	bool waited = false;
+
+	t->nev = 0;
+	t->overflow = false;
 	for (int rounds = 0; rounds < 4; rounds++) {
-		t->nev = 0;
-		t->overflow = false;
 		int r = round_once(t, woke);
+		if (r == 2 && !waited) {
+			/* try again, with the events drained so far */
+			waited = true;
+			if (events_come(t)) {
+				rounds--;
+				continue;
+			}
+		}
 		if (r != 0)
-			return r;
+			return r > 0 ? 1 : r;
 		r = mc_changed(t->poll_fd);
 		if (r <= 0)
 			return r;
-		woke = true;                    /* changed meanwhile: again */
+		/* Changed meanwhile: again. The events drained so far stay:
+		 * the second drain may have taken the event of a change that
+		 * listmount() did not see yet (re-stating the others is
+		 * harmless). */
+		woke = true;
 	}
 	t->synced = false;
 	return -EAGAIN;
