@@ -71,8 +71,13 @@ struct mc_mtrack {
 	bool synced;
 	struct ent *ents;
 	size_t n;
+	size_t n_cap;                   /* capacity of ents */
+	struct ent *spare;              /* the previous array, reused: a fresh */
+	size_t spare_cap, last_cap;     /* one costs its page faults */
 	uint64_t *ev;                   /* event ids of this refresh */
 	size_t nev, evcap;
+	uint64_t *ids;                  /* listmount()'s, kept for its pages */
+	size_t idcap;
 	uint64_t *gone;                 /* ids gone in this round, ascending */
 	size_t ngone, gonecap;
 	bool gone_prop;                 /* one of them was shared or a slave */
@@ -180,6 +185,35 @@ static void ents_free(struct ent *ents, size_t n)
 	for (size_t i = 0; i < n; i++)
 		ent_clear(&ents[i]);
 	free(ents);
+}
+
+/* An entry array for @n, zeroed: the spare one when it is big enough.
+ * Its capacity is left in t->last_cap. NULL on ENOMEM. */
+static struct ent *take_spare(struct mc_mtrack *t, size_t n)
+{
+	struct ent *e = t->spare;
+	size_t cap = t->spare_cap;
+
+	t->spare = NULL;
+	t->spare_cap = 0;
+	if (!e || cap < n) {
+		free(e);
+		cap = n + n / 8 + 64;
+		e = malloc(cap * sizeof *e);
+		if (!e)
+			return NULL;
+	}
+	memset(e, 0, n * sizeof *e);
+	t->last_cap = cap;
+	return e;
+}
+
+/* Keep @e (its lines already moved out or freed) for the next round. */
+static void give_spare(struct mc_mtrack *t, struct ent *e, size_t cap)
+{
+	free(t->spare);
+	t->spare = e;
+	t->spare_cap = e ? cap : 0;
 }
 
 static struct ent *ent_find(struct ent *ents, size_t n, uint64_t id)
@@ -291,6 +325,7 @@ static int rebuild(struct mc_mtrack *t)
 		ents_free(t->ents, t->n);
 		t->ents = ents;
 		t->n = n;
+		t->n_cap = n ? n : 1;
 		t->synced = true;
 		t->stats.full++;
 		t->stats.version++;
@@ -308,7 +343,7 @@ static int rebuild(struct mc_mtrack *t)
  * change is not explained (fall back), <0. */
 static int merge(struct mc_mtrack *t, const uint64_t *ids, size_t n, struct ent **ret)
 {
-	struct ent *ne = calloc(n ? n : 1, sizeof *ne);
+	struct ent *ne = take_spare(t, n);
 	size_t i = 0, j = 0;
 	bool unexplained = false;
 
@@ -354,7 +389,7 @@ static int merge(struct mc_mtrack *t, const uint64_t *ids, size_t n, struct ent 
 		for (i = 0; i < n; i++)
 			if (ne[i].mark == M_NEW)
 				ent_clear(&ne[i]);
-		free(ne);
+		give_spare(t, ne, n);
 		return 1;
 	}
 	*ret = ne;
@@ -477,23 +512,20 @@ static int round_once(struct mc_mtrack *t, bool woke)
 
 	if (r < 0)
 		return r;
-	r = mc_listmount_all(&ids, &n);
+	r = mc_listmount_buf(&t->ids, &t->idcap, &n);
 	if (r < 0)
 		return r;
-	if ((r = fan_drain(t)) < 0) {       /* events of changes just completed */
-		free(ids);
+	ids = t->ids;
+	if ((r = fan_drain(t)) < 0)         /* events of changes just completed */
 		return r;
-	}
 	if (t->overflow) {
 		MC_DEBUG("mtrack: fanotify queue overflow");
-		free(ids);
 		return 1;
 	}
 	qsort(t->ev, t->nev, sizeof *t->ev, cmp_u64);
 	MC_DEBUG("mtrack: round: %zu events (first %llu), %zu -> %zu mounts%s", t->nev,
 		 t->nev ? (unsigned long long)t->ev[0] : 0ull, t->n, n, woke ? ", woken" : "");
 	r = merge(t, ids, n, &ne);
-	free(ids);
 	if (r > 0)
 		MC_DEBUG("mtrack: an id came or went without its event");
 	if (r != 0)
@@ -518,9 +550,13 @@ static int round_once(struct mc_mtrack *t, bool woke)
 	}
 	if (t->nev || t->ngone || n != t->n)
 		t->stats.version++;
-	ents_free(t->ents, t->n);
+	/* the kept entries' lines moved to ne: what is left is the gone */
+	for (size_t j = 0; j < t->n; j++)
+		ent_clear(&t->ents[j]);
+	give_spare(t, t->ents, t->n_cap);
 	t->ents = ne;
 	t->n = n;
+	t->n_cap = t->last_cap;
 	return 0;
 undo:
 	/* t->ents lost the lines merge() moved over: rebuild from scratch,
@@ -528,7 +564,7 @@ undo:
 	if (r == 2) {
 		for (size_t i = 0; i < n; i++)
 			t->ents[i] = ne[i];
-		free(ne);
+		give_spare(t, ne, t->last_cap);
 		return 2;
 	}
 	ents_free(ne, n);
@@ -608,7 +644,9 @@ void mc_mtrack_free(struct mc_mtrack *t)
 	if (!t)
 		return;
 	ents_free(t->ents, t->n);
+	free(t->spare);
 	free(t->ev);
+	free(t->ids);
 	free(t->gone);
 	mc_sm_buf_free(&t->sm);
 	mc_buf_free(&t->scratch);

@@ -51,33 +51,45 @@ int mc_statmount(struct mc_sm_buf *b, uint64_t id, uint64_t mask)
 /* Room for the whole table in one call (the buffer grows, and the call is
  * made anew, until the ids fit): one call is one hold of the namespace
  * lock, so the set is one state of the table, never a mix. */
-int mc_listmount_all(uint64_t **ret_ids, size_t *ret_n)
+int mc_listmount_buf(uint64_t **ids, size_t *cap, size_t *ret_n)
 {
-	size_t cap = 16384;
-	uint64_t *ids = malloc(cap * sizeof *ids);
-
-	if (!ids)
-		return -ENOMEM;
 	for (;;) {
-		long r = mc_sys_listmount(0, ids, cap);
+		if (*cap < 1024 || !*ids) {
+			size_t c = *cap < 16384 ? 16384 : *cap;
+			uint64_t *p = realloc(*ids, c * sizeof *p);
+			if (!p)
+				return -ENOMEM;
+			*ids = p;
+			*cap = c;
+		}
+		long r = mc_sys_listmount(0, *ids, *cap);
 
 		if (r == -EINTR)
 			continue;
-		if (r < 0) {
-			free(ids);
+		if (r < 0)
 			return r == -ENOSYS ? -EOPNOTSUPP : (int)r;
-		}
-		if ((size_t)r < cap) {
-			*ret_ids = ids;
+		if ((size_t)r < *cap) {
 			*ret_n = (size_t)r;
 			return 0;
 		}
-		uint64_t *more = realloc(ids, cap * 2 * sizeof *ids);
-		if (!more) {
-			free(ids);
+		uint64_t *more = realloc(*ids, *cap * 2 * sizeof *more);
+		if (!more)
 			return -ENOMEM;
-		}
-		ids = more;
-		cap *= 2;
+		*ids = more;
+		*cap *= 2;
 	}
+}
+
+int mc_listmount_all(uint64_t **ret_ids, size_t *ret_n)
+{
+	uint64_t *ids = NULL;
+	size_t cap = 0;
+	int r = mc_listmount_buf(&ids, &cap, ret_n);
+
+	if (r < 0) {
+		free(ids);
+		return r;
+	}
+	*ret_ids = ids;
+	return 0;
 }
