@@ -167,7 +167,7 @@ static int cmp_u64(const void *a, const void *b)
 
 static bool ev_has(const struct mc_mtrack *t, uint64_t id)
 {
-	return bsearch(&id, t->ev, t->nev, sizeof id, cmp_u64) != NULL;
+	return t->nev && bsearch(&id, t->ev, t->nev, sizeof id, cmp_u64) != NULL;
 }
 
 /* ---- entries ---------------------------------------------------------- */
@@ -522,7 +522,8 @@ static int round_once(struct mc_mtrack *t, bool woke)
 		MC_DEBUG("mtrack: fanotify queue overflow");
 		return 1;
 	}
-	qsort(t->ev, t->nev, sizeof *t->ev, cmp_u64);
+	if (t->nev)
+		qsort(t->ev, t->nev, sizeof *t->ev, cmp_u64);
 	MC_DEBUG("mtrack: round: %zu events (first %llu), %zu -> %zu mounts%s", t->nev,
 		 t->nev ? (unsigned long long)t->ev[0] : 0ull, t->n, n, woke ? ", woken" : "");
 	r = merge(t, ids, n, &ne);

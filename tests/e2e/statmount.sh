@@ -29,7 +29,7 @@ if [ "${1:-}" = --unusual ]; then
 	# Inside mkmounts: filesystems and options the fixture lacks.
 	d=$MC_FIXTURE_DIR/unusual
 	mkdir -p "$d" && mount -t tmpfs -o size=4m un "$d" || exit 2
-	mkdir -p "$d"/{proc,sys,mq,pts,cg,ov,ovl,ovu,ovw,ram,opts,rosync,lazy,nosym,file,robind,unb,"src dir"}
+	mkdir -p "$d"/{proc,sys,mq,pts,cg,ov,ovl,ovu,ovw,ram,opts,rosync,lazy,nosym,robind,unb,"src dir"}
 	touch "$d/file"
 	mount -t proc -o hidepid=2 proc "$d/proc"
 	mount -t sysfs sysfs "$d/sys"
@@ -46,6 +46,8 @@ if [ "${1:-}" = --unusual ]; then
 	mount --bind -o ro "$d/ram" "$d/robind"
 	mount -t tmpfs unb "$d/unb" && mount --make-unbindable "$d/unb"
 	mount -t tmpfs 'a b' "$d/src dir"
+	made=$(grep -c " $d/" /proc/self/mountinfo)
+	[ "$made" -ge 15 ] || { echo "only $made unusual mounts made"; exit 1; }
 	exec "$B/smdiff"
 fi
 if [ "${1:-}" = --daemon ]; then
