@@ -280,4 +280,165 @@ extern uint64_t mc_max_age_ns;
 extern bool mc_serve_first;
 void mc_config_init(void);
 
+/* ---- statmount.c: one mount at a time from the kernel ------------------
+ * listmount(2) and statmount(2) (Linux 6.8+; every field mountinfo shows
+ * since 6.11). No glibc wrappers and, in Debian 12's headers, no uapi
+ * definitions: the ABI, from include/uapi/linux/mount.h (Linux 6.18). Not
+ * <linux/mount.h>: it clashes with <sys/mount.h> under glibc 2.36. */
+#define MC_SM_SB_BASIC        0x0001u
+#define MC_SM_MNT_BASIC       0x0002u
+#define MC_SM_PROPAGATE_FROM  0x0004u
+#define MC_SM_MNT_ROOT        0x0008u
+#define MC_SM_MNT_POINT       0x0010u
+#define MC_SM_FS_TYPE         0x0020u
+#define MC_SM_MNT_NS_ID       0x0040u
+#define MC_SM_MNT_OPTS        0x0080u
+#define MC_SM_FS_SUBTYPE      0x0100u
+#define MC_SM_SB_SOURCE       0x0200u
+#define MC_SM_OPT_SEC_ARRAY   0x0800u
+#define MC_SM_SUPPORTED_MASK  0x1000u
+
+/* Everything a mountinfo line shows. */
+#define MC_SM_NEEDED (MC_SM_SB_BASIC | MC_SM_MNT_BASIC | MC_SM_PROPAGATE_FROM | \
+		      MC_SM_MNT_ROOT | MC_SM_MNT_POINT | MC_SM_FS_TYPE | MC_SM_MNT_OPTS | \
+		      MC_SM_FS_SUBTYPE | MC_SM_SB_SOURCE)
+/* What mc_render_*() asks for: that, and whether security options are
+ * mixed into mnt_opts (they are placed differently in the mounts file). */
+#define MC_SM_RENDER (MC_SM_NEEDED | MC_SM_OPT_SEC_ARRAY)
+
+/* MOUNT_ATTR_*, MS_* propagation and SB_* values statmount() reports. */
+#define MC_ATTR_RDONLY      0x00000001u
+#define MC_ATTR_NOSUID      0x00000002u
+#define MC_ATTR_NODEV       0x00000004u
+#define MC_ATTR_NOEXEC      0x00000008u
+#define MC_ATTR__ATIME      0x00000070u
+#define MC_ATTR_RELATIME    0x00000000u
+#define MC_ATTR_NOATIME     0x00000010u
+#define MC_ATTR_NODIRATIME  0x00000080u
+#define MC_ATTR_IDMAP       0x00100000u
+#define MC_ATTR_NOSYMFOLLOW 0x00200000u
+#define MC_MS_UNBINDABLE    (1u << 17)
+#define MC_MS_SLAVE         (1u << 19)
+#define MC_MS_SHARED        (1u << 20)
+#define MC_SB_RDONLY        0x00000001u
+#define MC_SB_SYNCHRONOUS   0x00000010u
+#define MC_SB_DIRSYNC       0x00000080u
+#define MC_SB_LAZYTIME      (1u << 25)
+
+struct mc_statmount {
+	uint32_t size;
+	uint32_t mnt_opts;           /* [str] escaped, comma separated */
+	uint64_t mask;
+	uint32_t sb_dev_major;
+	uint32_t sb_dev_minor;
+	uint64_t sb_magic;
+	uint32_t sb_flags;
+	uint32_t fs_type;            /* [str] */
+	uint64_t mnt_id;             /* unique */
+	uint64_t mnt_parent_id;
+	uint32_t mnt_id_old;         /* what mountinfo prints */
+	uint32_t mnt_parent_id_old;
+	uint64_t mnt_attr;
+	uint64_t mnt_propagation;
+	uint64_t mnt_peer_group;
+	uint64_t mnt_master;
+	uint64_t propagate_from;
+	uint32_t mnt_root;           /* [str] */
+	uint32_t mnt_point;          /* [str] raw, relative to our root */
+	uint64_t mnt_ns_id;
+	uint32_t fs_subtype;         /* [str] */
+	uint32_t sb_source;          /* [str] */
+	uint32_t opt_num;
+	uint32_t opt_array;
+	uint32_t opt_sec_num;
+	uint32_t opt_sec_array;
+	uint64_t supported_mask;
+	uint32_t mnt_uidmap_num;
+	uint32_t mnt_uidmap;
+	uint32_t mnt_gidmap_num;
+	uint32_t mnt_gidmap;
+	uint64_t spare2[43];
+	char str[];
+};
+_Static_assert(sizeof(struct mc_statmount) == 512, "struct statmount is 512 bytes");
+
+/* A statmount() result buffer, grown on EOVERFLOW (long option strings:
+ * overlayfs with many layers). Start it zeroed; malloc'ed. */
+struct mc_sm_buf {
+	struct mc_statmount *sm;
+	size_t size;
+};
+void mc_sm_buf_free(struct mc_sm_buf *b);
+/* statmount() of the mount with unique id @id into @b. Returns 0, -ENOENT
+ * when no such mount is visible to us (gone, or outside our root without
+ * the privilege to see it), -EOPNOTSUPP without the system call, or
+ * -errno. */
+int mc_statmount(struct mc_sm_buf *b, uint64_t id, uint64_t mask);
+/* A string field, or "" when the kernel left its @bit out of the mask. */
+static inline const char *mc_sm_str(const struct mc_statmount *sm, uint64_t bit, uint32_t off)
+{
+	return (sm->mask & bit) ? sm->str + off : "";
+}
+/* Every mount id visible from our root, by unique id ascending, in one
+ * call where it fits (so one consistent set). *ret_ids is malloc'ed.
+ * Returns 0, -EOPNOTSUPP (no listmount), -ENOMEM or -errno. */
+int mc_listmount_all(uint64_t **ret_ids, size_t *ret_n);
+/* The same into a buffer the caller keeps (*ids, *cap: malloc'ed, grown
+ * here; start them NULL, 0): a fresh 128 KiB buffer per call costs its
+ * page faults, more than the call itself at 10,000 mounts. */
+int mc_listmount_buf(uint64_t **ids, size_t *cap, size_t *ret_n);
+
+/* ---- render.c: kernel text from statmount ------------------------------
+ * The lines the kernel's show_mountinfo() and show_vfsmnt() write for one
+ * mount, byte for byte, from a statmount() with MC_SM_RENDER, on a kernel
+ * whose supported_mask has all of MC_SM_RENDER (the caller checks once:
+ * string fields come back unflagged both when empty and when unknown). */
+/* (6) of mountinfo: "ro|rw" and the per-mount flags, in the kernel's order. */
+void mc_render_vfs_opts(uint64_t attr, char *buf, size_t size);
+/* (7) of mountinfo: "shared:N master:N propagate_from:N unbindable". */
+void mc_render_optional(const struct mc_statmount *sm, char *buf, size_t size);
+/* Append the line (with its '\n') to @out. Returns 0; -ENOENT when the
+ * kernel would not list the mount (no mount point from our root);
+ * -EOPNOTSUPP when the kernel left out a field we need, or the line
+ * cannot be rebuilt exactly (security options in the mounts format);
+ * -ENOMEM, -EFBIG. @out is left as it was on failure. */
+int mc_render_line(enum mc_format fmt, const struct mc_statmount *sm, struct mc_buf *out);
+
+/* ---- mtrack.c: our namespace's table, refreshed in proportion ---------- */
+struct mc_mtrack;
+struct mc_mtrack_stats {
+	unsigned long incremental;      /* refreshes done from the change alone */
+	unsigned long full;             /* rebuilds from every mount */
+	unsigned long fallbacks;        /* incremental refreshes that could not explain */
+	unsigned long statmounts;
+	uint64_t last_ns;               /* the last mc_mtrack_update() */
+	uint64_t version;               /* bumped whenever the table changed */
+};
+enum {
+	MC_MTRACK_WOKE = 1 << 0,        /* poll() on mountinfo said: changed */
+	MC_MTRACK_EVENTS = 1 << 1,      /* fanotify has events */
+	MC_MTRACK_FULL = 1 << 2,        /* rebuild from every mount */
+};
+/* Track the calling thread's mount namespace (and root). @incremental
+ * false, or no fanotify mount events here (Linux < 6.15, no
+ * CAP_SYS_ADMIN): every update is a full rebuild. Nothing is read yet. */
+int mc_mtrack_open(bool incremental, struct mc_mtrack **ret);
+void mc_mtrack_free(struct mc_mtrack *t);
+/* The fds to watch: POLLPRI on the first, POLLIN on the second (-1: none). */
+int mc_mtrack_poll_fd(const struct mc_mtrack *t);
+int mc_mtrack_fan_fd(const struct mc_mtrack *t);
+/* One poll(0) of both: MC_MTRACK_WOKE | MC_MTRACK_EVENTS, 0, or <0.
+ * Consumes the mountinfo change event: pass it on to mc_mtrack_update(). */
+int mc_mtrack_pending(struct mc_mtrack *t);
+/* Bring the table up to date: incrementally when the change is explained
+ * (see mtrack.c), else by a full rebuild. @flags: MC_MTRACK_WOKE when a
+ * change event was consumed for us, MC_MTRACK_FULL to force a rebuild.
+ * Returns 0 (consistent as of the call), -EAGAIN (no quiet window: churn),
+ * -EOPNOTSUPP (a mount this kernel's statmount cannot render), <0. */
+int mc_mtrack_update(struct mc_mtrack *t, unsigned flags);
+/* The table's text in @fmt into @out (replacing its content). -ESTALE
+ * when the last update failed. */
+int mc_mtrack_text(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf *out);
+const struct mc_mtrack_stats *mc_mtrack_stats(const struct mc_mtrack *t);
+
 #endif

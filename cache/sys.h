@@ -66,4 +66,19 @@ static inline long mc_sys_listmount(uint64_t after, uint64_t *ids, size_t n)
 	long r = syscall(MC_NR_listmount, &req, ids, n, 0);
 	return r < 0 ? -errno : r;
 }
+
+/* statmount(2) (Linux 6.8+), same ABI source: the fields of @mask about
+ * the mount with unique id @id into @buf (struct mc_statmount, mc.h).
+ * Returns 0 or -errno (-EOVERFLOW: @buf too small). */
+#define MC_NR_statmount 457
+
+static inline int mc_sys_statmount(uint64_t id, uint64_t mask, void *buf, size_t size)
+{
+	struct mc_mnt_id_req req = {
+		.size = MC_MNT_ID_REQ_SIZE_VER0,
+		.mnt_id = id,
+		.param = mask,
+	};
+	return syscall(MC_NR_statmount, &req, buf, size, 0) < 0 ? -errno : 0;
+}
 #endif

@@ -2,8 +2,9 @@
 # unit. Included by the top Makefile.
 all: $(B)/mountcached $(B)/mountcached.service
 
-$(B)/mountcached: cache/daemon/mountcached.c cache/proto.h $(B)/libmcengine.a
-	$(CC) $(CFLAGS) -o $@ $< $(B)/libmcengine.a $(LDFLAGS) -lpthread
+DAEMON_SRC := cache/daemon/mountcached.c cache/daemon/incremental.c
+$(B)/mountcached: $(DAEMON_SRC) cache/daemon/incremental.h cache/proto.h $(B)/libmcengine.a
+	$(CC) $(CFLAGS) -o $@ $(DAEMON_SRC) $(B)/libmcengine.a $(LDFLAGS) -lpthread
 
 # The unit names the daemon where it is installed (SBINDIR).
 $(B)/mountcached.service: cache/daemon/mountcached.service.in

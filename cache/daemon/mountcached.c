@@ -41,6 +41,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "incremental.h"
 #include "mc.h"
 #include "proto.h"
 
@@ -55,7 +56,7 @@
 #define IDLE_NS (60ull * 1000000000u)
 #define ACTIVE_NS (10ull * 1000000000u)   /* see refresh_ahead() */
 
-enum kind { K_LISTEN, K_SIGNAL, K_TIMER, K_CLIENT, K_VIEW };
+enum kind { K_LISTEN, K_SIGNAL, K_TIMER, K_CLIENT, K_VIEW, K_INCR };
 
 struct client {
 	enum kind kind;
@@ -295,10 +296,18 @@ static int refresh(struct dview *d, int procdir, bool force, struct mc_snap **re
 {
 	uint64_t t0 = mc_now_ns();
 	struct mc_snap *s;
-	int r = mc_view_snapshot_at(d->v, procdir, force, &s);
-	if (r < 0)
-		return r;
-	rewatch(d);
+	int r = -EOPNOTSUPP;
+
+	/* Our own namespace and root: the incremental table (incremental.c);
+	 * when it cannot answer (churn, a change it cannot render), the text. */
+	if (mcd_incr_serves(&d->key))
+		r = mcd_incr_snapshot(d->fmt, force, &s);
+	if (r < 0) {
+		r = mc_view_snapshot_at(d->v, procdir, force, &s);
+		if (r < 0)
+			return r;
+		rewatch(d);
+	}
 	if (s->gen != d->gen) {
 		uint64_t dt = mc_now_ns() - t0;
 		d->capture_cost_ns = dt;
@@ -334,11 +343,13 @@ static void reply(struct client *c, struct mc_rep *rep, int fd, const char *extr
 static void stats_text(char *buf, size_t size)
 {
 	double avg = st.refreshes ? st.refresh_ns_total / 1e3 / st.refreshes : 0;
-	snprintf(buf, size,
+	int n = snprintf(buf, size,
 		 "clients %u\nviews %u\nrequests %lu\nhits %lu\ncaptures %lu\nforced %lu\n"
 		 "errors %lu\ndropped %lu\nrefused %lu\nahead %lu\nrefresh_avg_us %.1f\nrefresh_max_us %.1f\n",
 		 nclients, nviews, st.requests, st.hits, st.captures, st.forced, st.errors,
 		 st.dropped, st.refused, st.ahead, avg, st.refresh_ns_max / 1e3);
+	if (n > 0 && (size_t)n < size)
+		mcd_incr_stats(buf + n, size - (size_t)n);
 }
 
 static void serve_snapshot(struct client *c, const struct mc_req *req, struct mc_rep *rep)
@@ -497,6 +508,28 @@ static int listen_on(const char *path)
 	return fd;
 }
 
+/* Our own namespace and root, served incrementally where the kernel
+ * allows (incremental.c); otherwise every view stays on the text path. */
+static void start_incremental(void)
+{
+	static enum kind k_incr = K_INCR;
+	struct mc_view_key self;
+	int pfd, ffd, r, dfd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	r = dfd < 0 ? -errno : client_key(dfd, &self);
+	if (dfd >= 0)
+		close(dfd);
+	if (r == 0)
+		r = mcd_incr_init(&self);
+	if (r < 0) {
+		fprintf(stderr, "mountcached: incremental refresh off: %s\n", strerror(-r));
+		return;
+	}
+	mcd_incr_fds(&pfd, &ffd);
+	watch(pfd, EPOLLPRI, &k_incr);
+	watch(ffd, EPOLLIN, &k_incr);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: mountcached [--socket PATH] [--max-age-ms MS]\n\n"
@@ -509,6 +542,12 @@ static void usage(FILE *f)
 		   "                    the bound for propagation changes (MS_SHARED...) that\n"
 		   "                    the kernel does not announce; a table in use is\n"
 		   "                    re-read at 3/4 of this, so requests rarely wait\n"
+		   "  --incremental     refresh our own namespace's table in proportion to the\n"
+		   "                    change (fanotify, listmount, statmount; Linux 6.15+,\n"
+		   "                    CAP_SYS_ADMIN; MOUNTCACHE_INCREMENTAL=1 too). Off by\n"
+		   "                    default: a remount that comes with other changes in\n"
+		   "                    one wake-up is seen only at --max-age-ms\n"
+		   "  --no-incremental  re-read the whole table after every change (default)\n"
 		   "  --help            this text\n", MC_DEFAULT_SOCKET);
 }
 
@@ -517,9 +556,13 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "max-age-ms", required_argument, NULL, 'a' },
+		{ "incremental", no_argument, NULL, 'i' },
+		{ "no-incremental", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	const char *incr_env = getenv("MOUNTCACHE_INCREMENTAL");
+	bool incremental = incr_env && strcmp(incr_env, "1") == 0;
 	int o;
 	/* The engine's views must capture, never ask a daemon: we are it. */
 	setenv("MOUNTCACHE_NO_DAEMON", "1", 1);
@@ -539,6 +582,12 @@ int main(int argc, char **argv)
 			mc_max_age_ns = (uint64_t)ms * 1000000u;
 			break;
 		}
+		case 'i':
+			incremental = true;
+			break;
+		case 'n':
+			incremental = false;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -563,6 +612,9 @@ int main(int argc, char **argv)
 	if (ep < 0)
 		die("epoll");
 	static enum kind k_listen = K_LISTEN, k_signal = K_SIGNAL, k_timer = K_TIMER;
+	/* Before the socket appears: its first read takes a while. */
+	if (incremental)
+		start_incremental();
 	int lfd = listen_on(sock_path);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
@@ -586,10 +638,18 @@ int main(int argc, char **argv)
 				continue;
 			die("epoll_wait");
 		}
-		/* Views first: see the comment at the top. */
-		for (int i = 0; i < n; i++)
-			if (*(enum kind *)ev[i].data.ptr == K_VIEW)
+		/* Views first: see the comment at the top. The incremental
+		 * table's two fds may both fire: one update serves both. */
+		bool incr_done = false;
+		for (int i = 0; i < n; i++) {
+			enum kind k = *(enum kind *)ev[i].data.ptr;
+			if (k == K_VIEW)
 				handle_view(ev[i].data.ptr);
+			else if (k == K_INCR && !incr_done) {
+				mcd_incr_event();
+				incr_done = true;
+			}
+		}
 		for (int i = 0; i < n; i++) {
 			enum kind k = *(enum kind *)ev[i].data.ptr;
 			if (k == K_LISTEN) {

@@ -1,0 +1,191 @@
+/* incremental.c: mountcached serves the views of its own namespace and root
+ * from a table kept up to date in proportion to the change (cache/mtrack.c:
+ * fanotify mount events, a listmount() validation, statmount() of what
+ * changed), instead of re-reading the whole text after every change.
+ *
+ * Freshness is the text path's: the table's mountinfo fd and fanotify fd
+ * are in the daemon's epoll set and handled before requests; a request
+ * first polls both (one poll(0)) and brings the table up to date if
+ * anything is pending, so an answer reflects every change announced before
+ * the request. Changes nobody announces (propagation flips with mount(2),
+ * a remount in the same wake-up as a topology change, a master lost in
+ * another namespace) are caught the way the text path catches them: a
+ * client's MC_REQ_REVALIDATE and the maximum age make us compare the table
+ * with one kernel read, and rebuild it when they differ.
+ *
+ * Why it is off by default (`mountcached --incremental` or
+ * MOUNTCACHE_INCREMENTAL=1 turn it on): a remount raises a poll() wake-up
+ * but no fanotify event, and one wake-up stands for every change since the
+ * last. A remount that falls in the same wake-up as a mount or unmount is
+ * therefore invisible until the next check (--max-age-ms), and meanwhile
+ * the answer mixes the new topology with the old flags: tests/e2e/daemon.sh
+ * (churn: mount, umount, remount rw, remount ro) sees such reads as torn.
+ * Where remounts of the daemon's namespace do not come in bursts with
+ * other changes, the answers are exact (tests/e2e/statmount.sh). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "incremental.h"
+
+static struct mc_mtrack *mt;
+static struct mc_view_key self;
+static int check_fd = -1;               /* our own mountinfo fd for checks */
+static uint64_t checked_ns;             /* the table was right as of this */
+static struct mc_snap *snaps[2];        /* per format, of snap_version */
+static uint64_t snap_version[2];
+static struct mc_buf text, kernel;
+static int last_r;                      /* of the last update */
+
+static struct {
+	unsigned long events, updates, checks, check_diffs, failures;
+	uint64_t ns_total, ns_max;
+} ist;
+
+int mcd_incr_init(const struct mc_view_key *key)
+{
+	int r = mc_mtrack_open(true, &mt);
+	if (r < 0)
+		return r;
+	if (mc_mtrack_fan_fd(mt) < 0) {         /* no incremental here */
+		mc_mtrack_free(mt);
+		mt = NULL;
+		return -EOPNOTSUPP;
+	}
+	check_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	r = check_fd < 0 ? -errno : mc_mtrack_update(mt, MC_MTRACK_FULL);
+	if (r < 0) {
+		if (check_fd >= 0)
+			close(check_fd);
+		mc_mtrack_free(mt);
+		mt = NULL;
+		return r;
+	}
+	checked_ns = mc_now_ns();
+	self = *key;
+	return 0;
+}
+
+bool mcd_incr_serves(const struct mc_view_key *key)
+{
+	return mt && memcmp(key, &self, sizeof self) == 0;
+}
+
+static int update(unsigned flags)
+{
+	uint64_t t0 = mc_now_ns();
+	int r = mc_mtrack_update(mt, flags);
+	uint64_t dt = mc_now_ns() - t0;
+
+	ist.updates++;
+	ist.ns_total += dt;
+	if (dt > ist.ns_max)
+		ist.ns_max = dt;
+	if (r < 0)
+		ist.failures++;
+	else
+		checked_ns = t0;
+	last_r = r;
+	return r;
+}
+
+static int pending_update(void)
+{
+	int p = mc_mtrack_pending(mt);
+	if (p < 0)
+		return p;
+	if (p == 0 && last_r == 0)
+		return 0;                       /* nothing pending: one poll() */
+	return update((unsigned)p & MC_MTRACK_WOKE);
+}
+
+/* The table against one validated kernel read (the cost of the text
+ * path's recapture); a difference means a change nobody announced:
+ * rebuild. Our mountinfo fd is not the table's, so its poll events stay
+ * for the table's own updates. */
+static int check(void)
+{
+	int r = pending_update();
+	if (r < 0)
+		return r;
+	uint64_t t0 = mc_now_ns();
+	r = mc_capture_fd(check_fd, &kernel, NULL);
+	if (r != 0)
+		return r < 0 ? r : -EAGAIN;
+	ist.checks++;
+	r = mc_mtrack_text(mt, MC_MOUNTINFO, &text);
+	if (r < 0)
+		return r;
+	if (text.len == kernel.len && memcmp(text.data, kernel.data, text.len) == 0) {
+		checked_ns = t0;
+		return 0;
+	}
+	ist.check_diffs++;
+	return update(MC_MTRACK_FULL);
+}
+
+int mcd_incr_snapshot(enum mc_format fmt, bool force, struct mc_snap **ret_snap)
+{
+	int r;
+
+	if (!mt)
+		return -EOPNOTSUPP;
+	if (force || (mc_max_age_ns && mc_now_ns() - checked_ns > mc_max_age_ns))
+		r = check();
+	else
+		r = pending_update();
+	if (r < 0)
+		return r;
+	uint64_t version = mc_mtrack_stats(mt)->version;
+	if (!snaps[fmt] || snap_version[fmt] != version) {
+		struct mc_buf b = { 0 };
+		r = mc_mtrack_text(mt, fmt, &b);
+		if (r < 0) {
+			mc_buf_free(&b);
+			return r;
+		}
+		struct mc_snap *s = mc_snap_from_buf(fmt, &b, true);
+		if (!s)
+			return -ENOMEM;
+		mc_snap_unref(snaps[fmt]);
+		snaps[fmt] = s;
+		snap_version[fmt] = version;
+	}
+	/* Unchanged since it was made, and known right as of checked_ns. */
+	snaps[fmt]->captured_ns = checked_ns;
+	*ret_snap = mc_snap_ref(snaps[fmt]);
+	return 0;
+}
+
+void mcd_incr_fds(int *ret_poll_fd, int *ret_fan_fd)
+{
+	*ret_poll_fd = mt ? mc_mtrack_poll_fd(mt) : -1;
+	*ret_fan_fd = mt ? mc_mtrack_fan_fd(mt) : -1;
+}
+
+/* epoll reported one of our fds: its readiness check consumed a mountinfo
+ * change event, so the update is told it was woken. */
+void mcd_incr_event(void)
+{
+	ist.events++;
+	update(MC_MTRACK_WOKE);
+}
+
+void mcd_incr_stats(char *buf, size_t size)
+{
+	if (!mt) {
+		snprintf(buf, size, "incremental off\n");
+		return;
+	}
+	const struct mc_mtrack_stats *s = mc_mtrack_stats(mt);
+	snprintf(buf, size,
+		 "incremental on\nincr_updates %lu\nincr_events %lu\nincr_refreshes %lu\n"
+		 "incr_rebuilds %lu\nincr_fallbacks %lu\nincr_failures %lu\nincr_statmounts %lu\n"
+		 "incr_checks %lu\nincr_check_diffs %lu\nincr_avg_us %.1f\nincr_max_us %.1f\n",
+		 ist.updates, ist.events, s->incremental, s->full, s->fallbacks, ist.failures,
+		 s->statmounts, ist.checks, ist.check_diffs,
+		 ist.updates ? ist.ns_total / 1e3 / ist.updates : 0, ist.ns_max / 1e3);
+}

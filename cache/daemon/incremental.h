@@ -1,0 +1,30 @@
+/* incremental.h: mountcached's incremental refresh (incremental.c). */
+#ifndef MCD_INCREMENTAL_H
+#define MCD_INCREMENTAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mc.h"
+
+/* Track the daemon's own namespace and root (@self) with cache/mtrack.c.
+ * Returns 0, or <0 when it cannot (disabled, no statmount or fanotify
+ * mount events, no CAP_SYS_ADMIN): every view then uses the text capture. */
+int mcd_incr_init(const struct mc_view_key *self);
+/* Whether a view of @key is served from the tracked table: the same
+ * namespace and root as the daemon's (only those can be rendered from our
+ * statmount()). */
+bool mcd_incr_serves(const struct mc_view_key *key);
+/* A snapshot of @fmt reflecting every change announced before the call;
+ * @force (a client's MC_REQ_REVALIDATE, or the maximum age) checks the
+ * table against one kernel read as well. Returns 0, or <0: the caller
+ * uses the text capture (churn, a change it could not render). */
+int mcd_incr_snapshot(enum mc_format fmt, bool force, struct mc_snap **ret_snap);
+/* The fds to watch (EPOLLPRI, EPOLLIN; -1 for none), and what to do
+ * when one fires: bring the table up to date now. */
+void mcd_incr_fds(int *ret_poll_fd, int *ret_fan_fd);
+void mcd_incr_event(void);
+/* Statistics lines for the daemon's stats text. */
+void mcd_incr_stats(char *buf, size_t size);
+
+#endif

@@ -1,0 +1,767 @@
+/* mtrack.c: the mount table of our own namespace, kept up to date in
+ * proportion to the change (the daemon's incremental refresh).
+ *
+ * State: one entry per mount listmount() returns, by unique id ascending,
+ * with its mountinfo and mounts lines rendered from statmount() (render.c)
+ * and what the implications below need (parent, peer group, master, the
+ * escaped mount point). The texts are the shown entries' lines in that
+ * order: the kernel keeps a namespace's mounts in a tree sorted by unique
+ * id (Linux 6.8+) and prints mountinfo and mounts by walking it, so the
+ * order is the ids' (checked by tests/tools/smdiff; ids are never reused,
+ * a new mount sorts last, a moved one keeps its place).
+ *
+ * A refresh: drain fanotify (FAN_REPORT_MNT, a FAN_MARK_MNTNS mark: one
+ * ATTACH per new mount, one DETACH per gone one, one ATTACH|DETACH for a
+ * moved one), take the id set with listmount() (one call, one state), and
+ * statmount() only
+ *   - the ids the events name, and those added or gone per the id sets;
+ *   - the descendants of a moved mount (their mount points change with no
+ *     event of their own);
+ *   - the children of a gone mount, and the mounts on the same mount point
+ *     as a new one (propagation tucks an existing mount under a new copy,
+ *     or back, changing its parent without an event);
+ *   - every slave, when a mount that is shared or a slave came or went
+ *     (re-mastering and propagate_from depend on peer groups elsewhere).
+ * Every id the id sets say came or went must have its event (events are
+ * queued as the namespace lock is released, so we drain twice around
+ * listmount()); a wake-up with no event and no id change (a remount, or a
+ * change whose event is late) is not explained: full rebuild. After the
+ * work one poll() on our mountinfo fd says whether the table changed
+ * meanwhile: then another round, as the result may mix two states.
+ *
+ * Not seen: a remount that comes in the same wake-up as a topology change
+ * (the poll() event is one bit), and propagation flips with mount(2)
+ * MS_SHARED... (no event of any kind): both are bounded by the callers'
+ * maximum age, as for the text capture. Measured with churn.c (mount,
+ * umount, remount rw, remount ro in bursts) at 5,000 mounts through the
+ * daemon: 21 of 200 reads torn, hence mountcached's --incremental is
+ * opt-in. MOVE_MOUNT_BENEATH reparents the top mount without an event: the
+ * same-mount-point rule above should cover it (not in the tests).
+ *
+ * Cost per refresh: one listmount (~1.1 ms at 10k mounts, the O(table)
+ * part), two fanotify reads, 3-6 us per statmount, plus a walk of the
+ * entries in memory (~20 us at 10k) and the text assembly (a memcpy per
+ * line). A full rebuild is a statmount of every mount (~50 ms of CPU at
+ * 10k, 5x a kernel read). bench/bench_incr.c and bench/incr.sh measure it:
+ * ~15% of one kernel read per change at 10k and 50k, the O(table) parts
+ * (listmount, the entry walk, the text assembly) dominating.
+ * Daemon only: not on the preload's path (malloc, fanotify). */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fanotify.h>
+
+#include "mc.h"
+
+/* Linux 6.15 uapi, missing from Debian 12's headers. */
+#define MC_FAN_REPORT_MNT       0x00004000u
+#define MC_FAN_MARK_MNTNS       0x00000110u
+#define MC_FAN_MNT_ATTACH       0x01000000u
+#define MC_FAN_MNT_DETACH       0x02000000u
+#define MC_FAN_INFO_TYPE_MNT    7
+
+struct ent {
+	uint64_t id, parent;
+	uint64_t peer, master;          /* 0: none */
+	char *mi, *mo;                  /* lines with '\n'; NULL when not shown */
+	uint32_t mi_len, mo_len;
+	uint32_t mp_off, mp_len;        /* escaped mount point inside mi */
+	uint8_t mark;                   /* per refresh: see enum */
+};
+enum { M_KEEP, M_STAT, M_NEW, M_DONE, M_DONE_NEW };
+
+struct mc_mtrack {
+	int poll_fd, fan_fd;
+	bool incremental;
+	bool synced;
+	struct ent *ents;
+	size_t n;
+	size_t n_cap;                   /* capacity of ents */
+	struct ent *spare;              /* the previous array, reused: a fresh */
+	size_t spare_cap, last_cap;     /* one costs its page faults */
+	uint64_t *ev;                   /* event ids of this refresh */
+	size_t nev, evcap;
+	uint64_t *ids;                  /* listmount()'s, kept for its pages */
+	size_t idcap;
+	uint64_t *gone;                 /* ids gone in this round, ascending */
+	size_t ngone, gonecap;
+	bool gone_prop;                 /* one of them was shared or a slave */
+	bool overflow;
+	struct mc_sm_buf sm;
+	struct mc_buf scratch;
+	struct mc_mtrack_stats stats;
+};
+
+/* ---- fanotify --------------------------------------------------------- */
+
+static int fan_open(void)
+{
+	int fd = fanotify_init(FAN_CLASS_NOTIF | MC_FAN_REPORT_MNT | FAN_CLOEXEC | FAN_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (fanotify_mark(fd, FAN_MARK_ADD | MC_FAN_MARK_MNTNS, MC_FAN_MNT_ATTACH | MC_FAN_MNT_DETACH,
+			  AT_FDCWD, "/proc/self/ns/mnt") < 0) {
+		int r = -errno;
+		mc_sys_close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int ids_add(uint64_t **v, size_t *n, size_t *cap, uint64_t id)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		uint64_t *p = realloc(*v, c * sizeof *p);
+		if (!p)
+			return -ENOMEM;
+		*v = p;
+		*cap = c;
+	}
+	(*v)[(*n)++] = id;
+	return 0;
+}
+
+static int ev_add(struct mc_mtrack *t, uint64_t id)
+{
+	return ids_add(&t->ev, &t->nev, &t->evcap, id);
+}
+
+/* Every queued event's mount id into t->ev; an overflow sets t->overflow. */
+static int fan_drain(struct mc_mtrack *t)
+{
+	char buf[16384] __attribute__((aligned(8)));
+
+	for (;;) {
+		ssize_t len = mc_sys_read(t->fan_fd, buf, sizeof buf);
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		for (char *p = buf; p + sizeof(struct fanotify_event_metadata) <= buf + len; ) {
+			struct fanotify_event_metadata *m = (void *)p;
+			if (m->event_len < sizeof *m || p + m->event_len > buf + len)
+				return -EIO;
+			if (m->mask & FAN_Q_OVERFLOW)
+				t->overflow = true;
+			for (char *q = p + m->metadata_len; q + 4 <= p + m->event_len; ) {
+				struct fanotify_event_info_header *h = (void *)q;
+				if (h->len < 4 || q + h->len > p + m->event_len)
+					return -EIO;
+				/* struct fanotify_event_info_mnt: the header, 4
+				 * bytes of padding, the __u64 id at offset 8 */
+				if (h->info_type == MC_FAN_INFO_TYPE_MNT && h->len >= 16) {
+					uint64_t id;
+					memcpy(&id, q + 8, sizeof id);
+					int r = ev_add(t, id);
+					if (r < 0)
+						return r;
+				}
+				q += h->len;
+			}
+			p += m->event_len;
+		}
+	}
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static bool ev_has(const struct mc_mtrack *t, uint64_t id)
+{
+	return t->nev && bsearch(&id, t->ev, t->nev, sizeof id, cmp_u64) != NULL;
+}
+
+/* ---- entries ---------------------------------------------------------- */
+
+static void ent_clear(struct ent *e)
+{
+	free(e->mi);
+	free(e->mo);
+	e->mi = e->mo = NULL;
+	e->mi_len = e->mo_len = 0;
+}
+
+static void ents_free(struct ent *ents, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ent_clear(&ents[i]);
+	free(ents);
+}
+
+/* An entry array for @n, zeroed: the spare one when it is big enough.
+ * Its capacity is left in t->last_cap. NULL on ENOMEM. */
+static struct ent *take_spare(struct mc_mtrack *t, size_t n)
+{
+	struct ent *e = t->spare;
+	size_t cap = t->spare_cap;
+
+	t->spare = NULL;
+	t->spare_cap = 0;
+	if (!e || cap < n) {
+		free(e);
+		cap = n + n / 8 + 64;
+		e = malloc(cap * sizeof *e);
+		if (!e)
+			return NULL;
+	}
+	memset(e, 0, n * sizeof *e);
+	t->last_cap = cap;
+	return e;
+}
+
+/* Keep @e (its lines already moved out or freed) for the next round. */
+static void give_spare(struct mc_mtrack *t, struct ent *e, size_t cap)
+{
+	free(t->spare);
+	t->spare = e;
+	t->spare_cap = e ? cap : 0;
+}
+
+static struct ent *ent_find(struct ent *ents, size_t n, uint64_t id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ents[mid].id < id)
+			lo = mid + 1;
+		else if (ents[mid].id > id)
+			hi = mid;
+		else
+			return &ents[mid];
+	}
+	return NULL;
+}
+
+static char *dup_mem(const char *s, size_t n)
+{
+	char *p = malloc(n ? n : 1);
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+/* The offset and length of mountinfo's (5) in a rendered line. */
+static void locate_mp(struct ent *e)
+{
+	const char *p = e->mi, *end = e->mi + e->mi_len;
+	for (int field = 0; field < 4 && p < end; field++) {
+		const char *sp = memchr(p, ' ', (size_t)(end - p));
+		p = sp ? sp + 1 : end;
+	}
+	const char *sp = memchr(p, ' ', (size_t)(end - p));
+	e->mp_off = (uint32_t)(p - e->mi);
+	e->mp_len = (uint32_t)((sp ? sp : end) - p);
+}
+
+/* statmount() @e->id and render both lines into @e (replacing its old
+ * ones). Returns 0, -ENOENT (gone), -EOPNOTSUPP (cannot render), <0. */
+static int ent_fill(struct mc_mtrack *t, struct ent *e)
+{
+	int r = mc_statmount(&t->sm, e->id, MC_SM_RENDER);
+	if (r < 0)
+		return r;
+	const struct mc_statmount *sm = t->sm.sm;
+	t->stats.statmounts++;
+	ent_clear(e);
+	e->parent = sm->mnt_parent_id;
+	e->peer = (sm->mnt_propagation & MC_MS_SHARED) ? sm->mnt_peer_group : 0;
+	e->master = (sm->mnt_propagation & MC_MS_SLAVE) ? sm->mnt_master : 0;
+	t->scratch.len = 0;
+	r = mc_render_line(MC_MOUNTINFO, sm, &t->scratch);
+	if (r == -ENOENT)
+		return 0;                       /* not shown from our root */
+	if (r < 0)
+		return r;
+	e->mi_len = (uint32_t)t->scratch.len;
+	e->mi = dup_mem(t->scratch.data, t->scratch.len);
+	t->scratch.len = 0;
+	r = mc_render_line(MC_MOUNTS, sm, &t->scratch);
+	if (r < 0)
+		return r;
+	e->mo_len = (uint32_t)t->scratch.len;
+	e->mo = dup_mem(t->scratch.data, t->scratch.len);
+	if (!e->mi || !e->mo)
+		return -ENOMEM;
+	locate_mp(e);
+	return 0;
+}
+
+/* ---- full rebuild ----------------------------------------------------- */
+
+/* Every mount anew, from one listmount() (a mount gone since then keeps
+ * no line: its unmount is announced, and handled next). Returns 0 or <0. */
+static int rebuild_once(struct mc_mtrack *t)
+{
+	uint64_t *ids;
+	size_t n;
+	int r;
+
+	t->nev = 0;
+	t->overflow = false;
+	if (t->fan_fd >= 0 && (r = fan_drain(t)) < 0)   /* what came before */
+		return r;
+	t->nev = 0;
+	r = mc_listmount_all(&ids, &n);
+	if (r < 0)
+		return r;
+	struct ent *ents = calloc(n ? n : 1, sizeof *ents);
+	if (!ents) {
+		free(ids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		ents[i].id = ids[i];
+		r = ent_fill(t, &ents[i]);
+		if (r == -ENOENT) {
+			ent_clear(&ents[i]);
+			r = 0;
+		}
+	}
+	free(ids);
+	if (r < 0) {
+		ents_free(ents, n);
+		return r;
+	}
+	ents_free(t->ents, t->n);
+	t->ents = ents;
+	t->n = n;
+	t->n_cap = n ? n : 1;
+	t->synced = true;
+	t->stats.full++;
+	t->stats.version++;
+	return 0;
+}
+
+static int incremental(struct mc_mtrack *t, bool woke);
+
+/* Consistent when no change event came meanwhile. With fanotify, a change
+ * during the rebuild (~3-5 us per mount: 50 ms at 10,000) is caught up
+ * incrementally from its events, as after any refresh; without, or when
+ * that cannot explain it, the rebuild is tried again. Under churn at
+ * 10,000 mounts a rebuild alone would almost never see a quiet window.
+ * Returns 0, -EAGAIN (no quiet window), <0. */
+static int rebuild(struct mc_mtrack *t)
+{
+	for (int tries = 0; tries < 3; tries++) {
+		int r = mc_changed(t->poll_fd);
+		if (r < 0)
+			return r;
+		r = rebuild_once(t);
+		if (r < 0)
+			return r;
+		r = t->incremental ? incremental(t, false) : mc_changed(t->poll_fd) ? 1 : 0;
+		if (r <= 0)
+			return r;
+		t->synced = false;
+	}
+	t->synced = false;
+	return -EAGAIN;
+}
+
+/* ---- incremental ------------------------------------------------------ */
+
+/* Entries of the new id set: kept ones moved over from t->ents, marked for
+ * a statmount when an event names them; new ones marked M_NEW. Gone ones
+ * are counted in @ret_gone and their events checked. Returns 0, 1 when the
+ * change is not explained (fall back), <0. */
+static int merge(struct mc_mtrack *t, const uint64_t *ids, size_t n, struct ent **ret)
+{
+	struct ent *ne = take_spare(t, n);
+	size_t i = 0, j = 0;
+	bool unexplained = false;
+
+	if (!ne)
+		return -ENOMEM;
+	t->ngone = 0;
+	t->gone_prop = false;
+	while (i < n || j < t->n) {
+		if (j < t->n && (i == n || t->ents[j].id < ids[i])) {
+			const struct ent *g = &t->ents[j++];   /* gone: needs its DETACH */
+			if (!ev_has(t, g->id)) {
+				MC_DEBUG("mtrack: %llu went without an event", (unsigned long long)g->id);
+				unexplained = true;
+			}
+			t->gone_prop |= g->peer || g->master;
+			if (ids_add(&t->gone, &t->ngone, &t->gonecap, g->id) < 0)
+				unexplained = true;
+		} else if (j < t->n && t->ents[j].id == ids[i]) {
+			ne[i] = t->ents[j];
+			t->ents[j].mi = t->ents[j].mo = NULL;
+			ne[i].mark = ev_has(t, ids[i]) ? M_STAT : M_KEEP;
+			i++, j++;
+		} else {
+			ne[i].id = ids[i];               /* new: needs its ATTACH */
+			ne[i].mark = M_NEW;
+			if (!ev_has(t, ids[i])) {
+				MC_DEBUG("mtrack: %llu came without an event", (unsigned long long)ids[i]);
+				unexplained = true;
+			}
+			i++;
+		}
+	}
+	if (unexplained) {
+		/* give the kept lines back: t->ents stays as it was */
+		for (i = 0, j = 0; i < n && j < t->n; ) {
+			if (t->ents[j].id < ne[i].id)
+				j++;
+			else if (t->ents[j].id > ne[i].id)
+				i++;
+			else
+				t->ents[j++] = ne[i++];
+		}
+		for (i = 0; i < n; i++)
+			if (ne[i].mark == M_NEW)
+				ent_clear(&ne[i]);
+		give_spare(t, ne, n);
+		return 1;
+	}
+	*ret = ne;
+	return 0;
+}
+
+static bool is_gone(const struct mc_mtrack *t, uint64_t id)
+{
+	return t->ngone && bsearch(&id, t->gone, t->ngone, sizeof id, cmp_u64);
+}
+
+/* Mark what the events imply beyond their own mounts (before statmount:
+ * from the old parent links): descendants of moved mounts, children of
+ * gone ones. Returns whether a mount involved in propagation came, went
+ * or moved. One pass; the ancestor walk only when something moved. */
+static bool imply_tree(struct mc_mtrack *t, struct ent *ne, size_t n)
+{
+	bool prop = t->gone_prop, moved = false;
+
+	for (size_t i = 0; i < n; i++)
+		if (ne[i].mark == M_STAT) {     /* kept, named by an event: moved */
+			moved = true;
+			prop |= ne[i].peer || ne[i].master;
+		}
+	if (!moved && !t->ngone)
+		return prop;
+	for (size_t i = 0; i < n; i++) {
+		struct ent *e = &ne[i];
+		if (e->mark != M_KEEP)
+			continue;
+		if (is_gone(t, e->parent)) {
+			e->mark = M_STAT;
+			continue;
+		}
+		if (!moved)
+			continue;
+		struct ent *a = e;
+		for (int depth = 0; depth < 4096 && a->parent != a->id; depth++) {
+			a = ent_find(ne, n, a->parent);
+			if (!a)
+				break;
+			if (a->mark == M_STAT && ev_has(t, a->id)) {
+				e->mark = M_STAT;
+				break;
+			}
+		}
+	}
+	return prop;
+}
+
+static int fill_marked(struct mc_mtrack *t, struct ent *ne, size_t n, uint8_t which)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (ne[i].mark != which)
+			continue;
+		int r = ent_fill(t, &ne[i]);
+		if (r == -ENOENT) {
+			/* gone since listmount(): its unmount woke our poll
+			 * fd, so another round follows before any use */
+			ent_clear(&ne[i]);
+			r = 0;
+		}
+		if (r < 0)
+			return r;
+		ne[i].mark = which == M_NEW ? M_DONE_NEW : M_DONE;
+	}
+	return 0;
+}
+
+/* After statmount: mounts that share a new mount's parent and mount point
+ * (tucked under it), and every slave when propagation was involved. The
+ * new ones are few; each kept entry is compared with them by parent first. */
+static int imply_after(struct ent *ne, size_t n, bool prop)
+{
+	size_t *fresh = NULL, nfresh = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct ent *e = &ne[i];
+		if (e->mark != M_DONE_NEW && e->mark != M_DONE)
+			continue;
+		prop |= e->peer || e->master;
+		if (e->mark == M_DONE_NEW && e->mi) {
+			size_t *p = realloc(fresh, (nfresh + 1) * sizeof *p);
+			if (!p) {
+				free(fresh);
+				return -ENOMEM;
+			}
+			fresh = p;
+			fresh[nfresh++] = i;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ent *e = &ne[i];
+		if (e->mark != M_KEEP)
+			continue;
+		if (prop && e->master) {
+			e->mark = M_STAT;
+			continue;
+		}
+		for (size_t k = 0; k < nfresh && e->mi; k++) {
+			const struct ent *x = &ne[fresh[k]];
+			if (x->parent == e->parent && x->mp_len == e->mp_len &&
+			    memcmp(x->mi + x->mp_off, e->mi + e->mp_off, e->mp_len) == 0) {
+				e->mark = M_STAT;
+				break;
+			}
+		}
+	}
+	free(fresh);
+	return 0;
+}
+
+/* One round. Returns 0 done, 1 not explained (rebuild), <0. */
+static int round_once(struct mc_mtrack *t, bool woke)
+{
+	uint64_t *ids;
+	size_t n;
+	struct ent *ne;
+	int r = fan_drain(t);
+
+	if (r < 0)
+		return r;
+	r = mc_listmount_buf(&t->ids, &t->idcap, &n);
+	if (r < 0)
+		return r;
+	ids = t->ids;
+	if ((r = fan_drain(t)) < 0)         /* events of changes just completed */
+		return r;
+	if (t->overflow) {
+		MC_DEBUG("mtrack: fanotify queue overflow");
+		return 1;
+	}
+	if (t->nev)
+		qsort(t->ev, t->nev, sizeof *t->ev, cmp_u64);
+	MC_DEBUG("mtrack: round: %zu events (first %llu), %zu -> %zu mounts%s", t->nev,
+		 t->nev ? (unsigned long long)t->ev[0] : 0ull, t->n, n, woke ? ", woken" : "");
+	r = merge(t, ids, n, &ne);
+	if (r > 0)
+		MC_DEBUG("mtrack: an id came or went without its event");
+	if (r != 0)
+		return r > 0 ? 2 : r;          /* its event may still come */
+	if (woke && t->nev == 0 && t->ngone == 0 && n == t->n) {
+		/* woken, yet nothing came, went or moved: a remount, or an
+		 * event still to come (see incremental()) */
+		r = 2;
+		goto undo;
+	}
+	bool prop = imply_tree(t, ne, n);
+	r = fill_marked(t, ne, n, M_STAT);
+	if (r == 0)
+		r = fill_marked(t, ne, n, M_NEW);
+	if (r == 0)
+		r = imply_after(ne, n, prop);
+	if (r == 0)
+		r = fill_marked(t, ne, n, M_STAT);
+	if (r != 0) {
+		MC_DEBUG("mtrack: statmount: %s", strerror(-r));
+		goto undo;
+	}
+	if (t->nev || t->ngone || n != t->n)
+		t->stats.version++;
+	/* the kept entries' lines moved to ne: what is left is the gone */
+	for (size_t j = 0; j < t->n; j++)
+		ent_clear(&t->ents[j]);
+	give_spare(t, t->ents, t->n_cap);
+	t->ents = ne;
+	t->n = n;
+	t->n_cap = t->last_cap;
+	return 0;
+undo:
+	/* t->ents lost the lines merge() moved over: rebuild from scratch,
+	 * unless nothing was taken (r == 2: the id sets are the same) */
+	if (r == 2) {
+		for (size_t i = 0; i < n; i++)
+			t->ents[i] = ne[i];
+		give_spare(t, ne, t->last_cap);
+		return 2;
+	}
+	ents_free(ne, n);
+	t->synced = false;
+	return r < 0 ? r : 1;
+}
+
+/* Events are queued when the namespace lock is released, after the
+ * change that wakes poll(): a wake-up with nothing to show may be followed
+ * by its events within microseconds. Wait for them once, briefly (a
+ * rebuild costs ~3 us per mount), before calling it unexplained. */
+#define EVENT_LAG_MS 2
+
+static bool events_come(struct mc_mtrack *t)
+{
+	struct pollfd p = { .fd = t->fan_fd, .events = POLLIN };
+	return poll(&p, 1, EVENT_LAG_MS) > 0;
+}
+
+static int incremental(struct mc_mtrack *t, bool woke)
+{
+	bool waited = false;
+	/* Take the change event now, before the work: the check after it
+	 * must see only the changes made meanwhile. */
+	int c = mc_changed(t->poll_fd);
+
+	if (c < 0)
+		return c;
+	woke |= c > 0;
+	t->nev = 0;
+	t->overflow = false;
+	for (int rounds = 0; rounds < 4; rounds++) {
+		int r = round_once(t, woke);
+		if (r == 2 && !waited) {
+			/* try again, with the events drained so far */
+			waited = true;
+			if (events_come(t)) {
+				rounds--;
+				continue;
+			}
+		}
+		if (r != 0)
+			return r > 0 ? 1 : r;
+		r = mc_changed(t->poll_fd);
+		if (r <= 0)
+			return r;
+		/* Changed meanwhile: again. The events drained so far stay:
+		 * the second drain may have taken the event of a change that
+		 * listmount() did not see yet (re-stating the others is
+		 * harmless). */
+		woke = true;
+	}
+	t->synced = false;
+	return -EAGAIN;
+}
+
+/* ---- interface -------------------------------------------------------- */
+
+int mc_mtrack_open(bool incremental, struct mc_mtrack **ret)
+{
+	struct mc_mtrack *t = calloc(1, sizeof *t);
+	if (!t)
+		return -ENOMEM;
+	t->fan_fd = -1;
+	t->poll_fd = mc_sys_openat(AT_FDCWD, "/proc/self/mountinfo", O_RDONLY | O_CLOEXEC, 0);
+	if (t->poll_fd < 0) {
+		free(t);
+		return -errno;
+	}
+	if (incremental) {
+		t->fan_fd = fan_open();
+		if (t->fan_fd < 0)
+			MC_DEBUG("mtrack: no fanotify mount events (%s): full rebuilds only",
+				 strerror(-t->fan_fd));
+	}
+	t->incremental = t->fan_fd >= 0;
+	*ret = t;
+	return 0;
+}
+
+void mc_mtrack_free(struct mc_mtrack *t)
+{
+	if (!t)
+		return;
+	ents_free(t->ents, t->n);
+	free(t->spare);
+	free(t->ev);
+	free(t->ids);
+	free(t->gone);
+	mc_sm_buf_free(&t->sm);
+	mc_buf_free(&t->scratch);
+	if (t->fan_fd >= 0)
+		mc_sys_close(t->fan_fd);
+	mc_sys_close(t->poll_fd);
+	free(t);
+}
+
+int mc_mtrack_poll_fd(const struct mc_mtrack *t)
+{
+	return t->poll_fd;
+}
+
+int mc_mtrack_fan_fd(const struct mc_mtrack *t)
+{
+	return t->fan_fd;
+}
+
+int mc_mtrack_pending(struct mc_mtrack *t)
+{
+	struct pollfd p[2] = { { .fd = t->poll_fd, .events = POLLPRI },
+			       { .fd = t->fan_fd, .events = POLLIN } };
+	for (;;) {
+		int r = poll(p, t->fan_fd >= 0 ? 2 : 1, 0);
+		if (r >= 0)
+			break;
+		if (errno != EINTR)
+			return -errno;
+	}
+	return ((p[0].revents & (POLLPRI | POLLERR)) ? MC_MTRACK_WOKE : 0) |
+	       ((p[1].revents & POLLIN) ? MC_MTRACK_EVENTS : 0);
+}
+
+int mc_mtrack_update(struct mc_mtrack *t, unsigned flags)
+{
+	uint64_t t0 = mc_now_ns();
+	int r = 1;
+
+	if (t->synced && t->incremental && !(flags & MC_MTRACK_FULL)) {
+		r = incremental(t, flags & MC_MTRACK_WOKE);
+		if (r == 0)
+			t->stats.incremental++;
+		else if (r > 0)
+			t->stats.fallbacks++;
+	}
+	if (r != 0)
+		r = rebuild(t);
+	uint64_t dt = mc_now_ns() - t0;
+	t->stats.last_ns = dt;
+	return r;
+}
+
+int mc_mtrack_text(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf *out)
+{
+	size_t len = 0;
+
+	if (!t->synced)
+		return -ESTALE;
+	for (size_t i = 0; i < t->n; i++)
+		len += fmt == MC_MOUNTINFO ? t->ents[i].mi_len : t->ents[i].mo_len;
+	if (len > MC_CAPTURE_MAX)
+		return -EFBIG;
+	int r = mc_buf_reserve(out, len + 1);
+	if (r < 0)
+		return r;
+	out->len = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ent *e = &t->ents[i];
+		const char *s = fmt == MC_MOUNTINFO ? e->mi : e->mo;
+		size_t l = fmt == MC_MOUNTINFO ? e->mi_len : e->mo_len;
+		if (s) {
+			memcpy(out->data + out->len, s, l);
+			out->len += l;
+		}
+	}
+	return 0;
+}
+
+const struct mc_mtrack_stats *mc_mtrack_stats(const struct mc_mtrack *t)
+{
+	return &t->stats;
+}
