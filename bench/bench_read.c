@@ -173,101 +173,26 @@ static int do_libmount(struct ctx *c, size_t *ret_bytes)
 	return r < 0 ? r : 0;
 }
 
-/* ---- listmount + statmount (Linux 6.8+; no glibc wrappers) ------------ */
-#define SYS_statmount_nr 457
-#define SYS_listmount_nr 458
-#define LSMT_ROOT 0xffffffffffffffffULL
-#define MNT_ID_REQ_SIZE_VER0 24
-
-#define STATMOUNT_SB_BASIC       0x0001U
-#define STATMOUNT_MNT_BASIC      0x0002U
-#define STATMOUNT_PROPAGATE_FROM 0x0004U
-#define STATMOUNT_MNT_ROOT       0x0008U
-#define STATMOUNT_MNT_POINT      0x0010U
-#define STATMOUNT_FS_TYPE        0x0020U
-#define STATMOUNT_MNT_OPTS       0x0080U
-#define STATMOUNT_FS_SUBTYPE     0x0100U
-#define STATMOUNT_SB_SOURCE      0x0200U
-
-struct bench_mnt_id_req {
-	uint32_t size;
-	uint32_t mnt_ns_fd;
-	uint64_t mnt_id;
-	uint64_t param;
-	uint64_t mnt_ns_id;
-};
-
-struct bench_statmount {
-	uint32_t size;
-	uint32_t mnt_opts;
-	uint64_t mask;
-	uint32_t sb_dev_major, sb_dev_minor;
-	uint64_t sb_magic;
-	uint32_t sb_flags;
-	uint32_t fs_type;
-	uint64_t mnt_id, mnt_parent_id;
-	uint32_t mnt_id_old, mnt_parent_id_old;
-	uint64_t mnt_attr, mnt_propagation, mnt_peer_group, mnt_master, propagate_from;
-	uint32_t mnt_root, mnt_point;
-	uint64_t mnt_ns_id;
-	uint32_t fs_subtype, sb_source;
-	uint32_t opt_num, opt_array, opt_sec_num, opt_sec_array;
-	uint64_t supported_mask;
-	uint32_t mnt_uidmap_num, mnt_uidmap, mnt_gidmap_num, mnt_gidmap;
-	uint64_t spare2[43];
-	char str[];
-};
-
-/* Everything a mountinfo line shows: (1)-(3) MNT_BASIC/SB_BASIC, (4) root,
- * (5) mount point, (6) attr from MNT_BASIC, (7) propagation, (9) fs type
- * and subtype, (10) source, (11) super options. */
-#define LISTMOUNT_MASK (STATMOUNT_SB_BASIC | STATMOUNT_MNT_BASIC | STATMOUNT_PROPAGATE_FROM | \
-			STATMOUNT_MNT_ROOT | STATMOUNT_MNT_POINT | STATMOUNT_FS_TYPE |           \
-			STATMOUNT_MNT_OPTS | STATMOUNT_FS_SUBTYPE | STATMOUNT_SB_SOURCE)
-
+/* ---- listmount + statmount (Linux 6.8+) --------------------------------
+ * The engine's wrappers (cache/statmount.c): every id in one listmount,
+ * then one statmount each with everything a mountinfo line shows. */
 static int do_listmount(struct ctx *c, size_t *ret_bytes)
 {
 	static uint64_t *ids;
 	static size_t ids_cap;
-	static char *sm_buf;
-	static size_t sm_cap = 4096;
+	static struct mc_sm_buf sm;
 	size_t n = 0, total = 0;
+	int r = mc_listmount_buf(&ids, &ids_cap, &n);
 
-	/* (1) every id, resumable: param is the last id seen. */
-	for (uint64_t last = 0;;) {
-		if (ids_cap - n < 4096) {
-			ids_cap = ids_cap ? ids_cap * 2 : 65536;
-			ids = realloc(ids, ids_cap * sizeof *ids);
-			if (!ids)
-				return -ENOMEM;
-		}
-		struct bench_mnt_id_req req = { .size = MNT_ID_REQ_SIZE_VER0, .mnt_id = LSMT_ROOT, .param = last };
-		size_t room = ids_cap - n;
-		long got = syscall(SYS_listmount_nr, &req, ids + n, room, 0);
-		if (got < 0)
-			return -errno;
-		n += got;
-		if ((size_t)got < room)
-			break;
-		last = ids[n - 1];
-	}
-	/* (2) one statmount each; grow the buffer on EOVERFLOW. */
-	if (!sm_buf && !(sm_buf = malloc(sm_cap)))
-		return -ENOMEM;
+	if (r < 0)
+		return r == -EOPNOTSUPP ? -ENOSYS : r;
 	for (size_t i = 0; i < n; i++) {
-		struct bench_mnt_id_req req = { .size = MNT_ID_REQ_SIZE_VER0, .mnt_id = ids[i], .param = LISTMOUNT_MASK };
-		while (syscall(SYS_statmount_nr, &req, sm_buf, sm_cap, 0) < 0) {
-			if (errno == ENOENT)            /* gone since listmount */
-				goto next;
-			if (errno != EOVERFLOW)
-				return -errno;
-			free(sm_buf);
-			sm_cap *= 2;
-			if (!(sm_buf = malloc(sm_cap)))
-				return -ENOMEM;
-		}
-		total += ((struct bench_statmount *)sm_buf)->size;
-next:;
+		r = mc_statmount(&sm, ids[i], MC_SM_NEEDED);
+		if (r == -ENOENT)               /* gone since listmount */
+			continue;
+		if (r < 0)
+			return r;
+		total += sm.sm->size;
 	}
 	c->entries = n;
 	*ret_bytes = total;
