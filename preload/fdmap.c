@@ -5,6 +5,24 @@
  * shared slot. It is reference-counted by the fds (dup) and FILEs of this
  * process that hold it.
  *
+ * Why an entry can be trusted without a system call per read(). An entry
+ * for fd N says "N holds the file we opened". That stops being true only
+ * if N is freed (and then perhaps handed out again) or replaced. Every
+ * libc entry that frees or replaces a number is interposed and updates the
+ * map first: close, close_range, closefrom, dup2, dup3, fcntl(F_DUPFD*)
+ * and dup (hooks.c); fclose and freopen of a glibc FILE on the fd, and
+ * syscall() called with close, close_range, dup2, dup3 (fdwatch.c); our
+ * own streams close through their cookie (stream.c). As a second line,
+ * every interposed entry that returns a new number (the open family,
+ * socket, accept, pipe, eventfd, epoll, memfd, timerfd, signalfd, inotify,
+ * fanotify, pidfd, SCM_RIGHTS...) drops what we knew of that number. What
+ * remains unseen: inline system calls that bypass libc, io_uring, libc's
+ * internal closes of fds it opened itself (never ours), a nested call from
+ * a signal handler while we hold our locks. For those, a read that starts
+ * a pass (at offset 0, or after a seek) checks the identity once with
+ * fstat(); a read that continues a pass does not look. The open itself
+ * checked it, so the first pass after an open costs nothing more.
+ *
  * The fd map is two-level and never shrinks; an fd that is not ours is one
  * relaxed load away from the real read(). fd_lock guards the map's
  * entries, the references and the slot pages. */
@@ -63,6 +81,7 @@ int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt)
 	o->fmt = fmt;
 	o->dev = st.st_dev;
 	o->ino = st.st_ino;
+	o->id_fresh = 1;
 
 	pthread_mutex_lock(&fd_lock);
 	struct mc_ofd **e = map_slot(fd, true);

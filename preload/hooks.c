@@ -161,6 +161,7 @@ static FILE *reopen(const char *path, const char *mode, FILE *fp,
 {
 	struct mc_guard g;
 	void *ours = NULL;
+	int old = fp ? fp->_fileno : -1;
 	if (mc_enter(&g)) {
 		ours = mc_stream_freopen_begin(fp);
 		mc_leave(&g);
@@ -171,6 +172,10 @@ static FILE *reopen(const char *path, const char *mode, FILE *fp,
 		mc_stream_freopen_end(ours);
 		errno = saved;
 		mc_leave(&g);
+	} else if (!ours) {
+		/* A glibc FILE on a served fd: libc closed it unseen. */
+		mc_fd_fresh(old);
+		mc_fd_fresh(r ? r->_fileno : -1);
 	}
 	return r;
 }
@@ -315,7 +320,8 @@ static bool serve(int fd, const struct iovec *iov, int cnt, off_t off, bool expl
 			return false;
 		r = mc_ofd_read_nested(o, fd, iov, cnt, off);
 	} else {
-		struct mc_ofd *o = mc_fd_get_checked(fd);
+		/* No identity check here: mc_ofd_read() checks once per pass. */
+		struct mc_ofd *o = mc_fd_get(fd);
 		if (!o) {
 			mc_leave(&g);
 			errno = saved;
@@ -323,7 +329,13 @@ static bool serve(int fd, const struct iovec *iov, int cnt, off_t off, bool expl
 		}
 		r = mc_ofd_read(o, fd, iov, cnt, off);
 		mc_ofd_put(o);
+		if (r == MC_OFD_NOT_OURS)
+			mc_fd_forget(fd);
 		mc_leave(&g);
+		if (r == MC_OFD_NOT_OURS) {
+			errno = saved;
+			return false;
+		}
 	}
 	if (r < 0) {
 		errno = (int)-r;
@@ -443,7 +455,8 @@ static off_t seek(int fd, off_t off, int whence, off_t (*real)(int, off_t, int))
 	struct mc_guard g;
 	if (likely(!mc_fd_peek(fd)) || !mc_enter(&g))
 		return real(fd, off, whence);
-	struct mc_ofd *o = mc_fd_get_checked(fd);
+	/* No identity check: the read after a seek starts a pass, and checks. */
+	struct mc_ofd *o = mc_fd_get(fd);
 	if (!o) {
 		mc_leave(&g);
 		return real(fd, off, whence);

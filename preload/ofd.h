@@ -39,6 +39,8 @@ struct mc_ofd {
 	enum mc_format fmt;
 	dev_t dev;
 	ino_t ino;
+	int id_fresh;                   /* identity just checked at open: the
+					 * first pass needs no check; atomic */
 	struct mc_snap *snap;           /* under slot->lock */
 	size_t line_hint;               /* getmntent: next line, under slot->lock */
 	FILE *fp;

@@ -3,6 +3,7 @@
 #define MC_PRELOAD_H
 
 #include <dirent.h>
+#include <limits.h>
 #include <pthread.h>
 #include <mntent.h>
 #include <sys/mount.h>
@@ -146,7 +147,11 @@ void mc_fd_forget_range(unsigned first, unsigned last);
 /* @newfd now shares @oldfd's description (dup, dup2, dup3, F_DUPFD). */
 void mc_fd_dup(int oldfd, int newfd);
 /* Read into @iov at @off (-1: at and advancing the shared file position).
- * Returns bytes or -errno, as the kernel would. */
+ * Returns bytes or -errno, as the kernel would, or MC_OFD_NOT_OURS: a read
+ * that starts a pass found another file behind @fd (fdmap.c says why a
+ * read that continues a pass need not look); the caller forgets @fd and
+ * reads the kernel. */
+#define MC_OFD_NOT_OURS ((ssize_t)INT_MIN)
 ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcnt, off_t off);
 off_t mc_ofd_lseek(struct mc_ofd *o, off_t off, int whence);
 void mc_ofd_set_stream(struct mc_ofd *o, FILE *fp);
@@ -163,6 +168,11 @@ void mc_fd_sync_kernel_inherited(void);
 void mc_ofd_atfork_prepare(void);
 void mc_ofd_atfork_parent(void);
 void mc_ofd_atfork_child(void);
+
+/* ---- fdwatch.c: fd numbers handed out or freed inside libc ------------ */
+/* @fd was just handed out by the kernel: forget what we kept for it.
+ * Returns @fd. */
+int mc_fd_fresh(int fd);
 
 /* ---- stream.c: FILE * on a served fd ----------------------------------- */
 /* A FILE whose reads come from @fd's description; fileno() is @fd. Takes

@@ -16,11 +16,15 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 command -v strace >/dev/null || { echo "skip: no strace"; exit 77; }
+# A sanitizer's runtime makes calls of its own: the counts are the plain
+# build's.
+[ -z "${MC_SANITIZE:-}" ] || { echo "skip: counted on the plain build only"; exit 77; }
 
 # A served cycle makes SERVED[mode] calls, plus PER_READ for each read()
-# the program makes on the fd (an identity check per read).
+# the program makes on the fd: none, a read that continues a pass makes no
+# system call (the identity check is once per pass, see preload/fdmap.c).
 declare -A SERVED=([read]=14 [head]=14 [getline]=15 [getmntent]=15)
-PER_READ=1
+PER_READ=0
 EXTRA_FIRST=3
 DAEMON_FIRST=38
 
