@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "ofd.h"
@@ -54,6 +55,33 @@ static struct mc_ofd **map_slot(int fd, bool create)
 	return l2 ? &l2[fd & (L2_SIZE - 1)] : NULL;
 }
 
+/* Descriptions come from a pool of pages and go back to it: an mmap and a
+ * munmap per open cost two system calls. Under fd_lock. */
+static struct mc_ofd *pool;
+
+static struct mc_ofd *ofd_alloc_locked(void)
+{
+	if (!pool) {
+		struct mc_ofd *page = mc_zalloc(4096);
+		if (!page)
+			return NULL;
+		for (size_t i = 0; i < 4096 / sizeof *page; i++) {
+			page[i].all_next = pool;
+			pool = &page[i];
+		}
+	}
+	struct mc_ofd *o = pool;
+	pool = o->all_next;
+	memset(o, 0, sizeof *o);
+	return o;
+}
+
+static void ofd_free_locked(struct mc_ofd *o)
+{
+	o->all_next = pool;
+	pool = o;
+}
+
 static void ofd_unref_locked(struct mc_ofd *o)
 {
 	if (--o->refs > 0)
@@ -65,32 +93,29 @@ static void ofd_unref_locked(struct mc_ofd *o)
 		}
 	mc_slot_put(o->slot);
 	mc_snap_unref(o->snap);
-	mc_zfree(o, sizeof *o);
+	ofd_free_locked(o);
 }
 
-int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt)
+int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt, const struct stat *st)
 {
-	struct stat st;
-	if (mc_sys_fstat(fd, &st) < 0)
-		return -errno;
-	struct mc_ofd *o = mc_zalloc(sizeof *o);
-	if (!o)
+	pthread_mutex_lock(&fd_lock);
+	struct mc_ofd **e = map_slot(fd, true);
+	struct mc_ofd *o = e ? ofd_alloc_locked() : NULL;
+	if (o)
+		o->slot = mc_slot_alloc();
+	if (!o || !o->slot) {
+		if (o)
+			ofd_free_locked(o);
+		pthread_mutex_unlock(&fd_lock);
 		return -ENOMEM;
+	}
 	o->refs = 1;
 	o->view = v;
 	o->fmt = fmt;
-	o->dev = st.st_dev;
-	o->ino = st.st_ino;
+	o->dev = st->st_dev;
+	o->ino = st->st_ino;
+	o->blksize = st->st_blksize;
 	o->id_fresh = 1;
-
-	pthread_mutex_lock(&fd_lock);
-	struct mc_ofd **e = map_slot(fd, true);
-	o->slot = e ? mc_slot_alloc() : NULL;
-	if (!o->slot) {
-		pthread_mutex_unlock(&fd_lock);
-		mc_zfree(o, sizeof *o);
-		return -ENOMEM;
-	}
 	if (*e)                         /* a stale entry: the fd was reused */
 		ofd_unref_locked(*e);
 	o->all_next = all_ofds;
@@ -215,6 +240,11 @@ void mc_fd_each(void (*fn)(int fd, struct mc_ofd *o))
 	pthread_mutex_unlock(&fd_lock);
 }
 
+blksize_t mc_ofd_blksize(const struct mc_ofd *o)
+{
+	return o->blksize;
+}
+
 void mc_ofd_set_stream(struct mc_ofd *o, FILE *fp)
 {
 	__atomic_store_n(&o->fp, fp, __ATOMIC_RELEASE);
@@ -241,7 +271,6 @@ void mc_ofd_atfork_parent(void)
 
 void mc_ofd_atfork_child(void)
 {
-	mc_slot_atfork_child();
 	mc_snap_atfork_release();
 	/* Every description now has one more process holding its slot. */
 	for (struct mc_ofd *o = all_ofds; o; o = o->all_next)

@@ -33,6 +33,8 @@
 int mc_fd_fresh(int fd)
 {
 	struct mc_guard g;
+	if (fd >= 0)
+		mc_fd_freed((unsigned)fd, (unsigned)fd);   /* a view's own number, freed unseen */
 	if (likely(fd < 0 || !mc_fd_peek(fd)) || !mc_enter(&g))
 		return fd;
 	int saved = errno;
@@ -68,7 +70,6 @@ NEXT_DECL(epoll_create1); NEXT_DECL(memfd_create); NEXT_DECL(timerfd_create);
 NEXT_DECL(signalfd); NEXT_DECL(inotify_init); NEXT_DECL(inotify_init1);
 NEXT_DECL(fanotify_init); NEXT_DECL(recvmsg); NEXT_DECL(recvmmsg); NEXT_DECL(creat);
 NEXT_DECL(creat64); NEXT_DECL(pidfd_open); NEXT_DECL(pidfd_getfd); NEXT_DECL(fclose);
-NEXT_DECL(syscall);
 
 MC_EXPORT int socket(int domain, int type, int proto)
 {
@@ -218,9 +219,10 @@ MC_EXPORT int fclose(FILE *fp)
 
 /* ---- syscall() --------------------------------------------------------
  * A program (or a library) may close or duplicate fds through syscall().
- * We make the call ourselves, raw, so that the engine's own syscall()
- * calls, which land here too, never need dlsym; calls that create a
- * process (their child must not return through a C frame) go to libc's. */
+ * The engine's own raw calls (cache/sys.h) land here too. Each goes on to
+ * the next syscall() (libc's, or a test's fault injector), looked up on
+ * first use; a call made while that lookup runs (dlsym may open files) is
+ * made raw, here. */
 #if defined(__x86_64__)
 static inline long raw_syscall(long n, const long a[6])
 {
@@ -255,20 +257,27 @@ static inline long raw_syscall(long n, const long a[6])
 #endif
 
 #ifdef HAVE_RAW_SYSCALL
-static bool makes_process(long n)
+static __thread bool resolving;
+
+static long next_syscall(long n, const long a[6])
 {
-	switch (n) {
-	case SYS_clone:
-	case SYS_clone3:
-#ifdef SYS_fork
-	case SYS_fork:
-#endif
-#ifdef SYS_vfork
-	case SYS_vfork:
-#endif
-		return true;
+	typedef long (*fn_t)(long, ...);
+	static fn_t next;
+	fn_t f = __atomic_load_n(&next, __ATOMIC_RELAXED);
+	if (unlikely(!f) && !resolving) {
+		resolving = true;
+		f = (fn_t)mc_resolve("syscall");
+		resolving = false;
+		__atomic_store_n(&next, f, __ATOMIC_RELAXED);
 	}
-	return false;
+	if (likely(f))
+		return f(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+	long r = raw_syscall(n, a);
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
 }
 
 /* Before the call: a number about to be freed. */
@@ -277,13 +286,17 @@ static void before(long n, const long a[6])
 	struct mc_guard g;
 	switch (n) {
 	case SYS_close:
+		mc_fd_freed((unsigned)a[0], (unsigned)a[0]);
 		if (mc_fd_peek((int)a[0]) && mc_enter(&g)) {
 			mc_fd_forget((int)a[0]);
 			mc_leave(&g);
 		}
 		break;
 	case SYS_close_range:
-		if (!((unsigned)a[2] & CLOSE_RANGE_CLOEXEC) && mc_enter(&g)) {
+		if ((unsigned)a[2] & CLOSE_RANGE_CLOEXEC)
+			break;
+		mc_fd_freed((unsigned)a[0], (unsigned)a[1]);
+		if (mc_enter(&g)) {
 			mc_fd_forget_range((unsigned)a[0], (unsigned)a[1]);
 			mc_leave(&g);
 		}
@@ -308,7 +321,16 @@ static void after(long n, const long a[6], long r)
 	case SYS_dup2:
 #endif
 	case SYS_dup3:
+		if (a[0] != a[1])
+			mc_fd_freed((unsigned)a[1], (unsigned)a[1]);
 		dup_seen((int)a[0], (int)a[1]);
+		break;
+	case SYS_chroot:
+	case SYS_setns:
+	case SYS_unshare:
+	case SYS_pivot_root:
+		mc_track_root_changed();
+		mc_views_invalidate();
 		break;
 	case SYS_dup:
 		dup_seen((int)a[0], (int)r);
@@ -354,15 +376,13 @@ MC_EXPORT long syscall(long n, ...)
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
-	if (unlikely(makes_process(n)))
-		return NEXT(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 	before(n, a);
-	long r = raw_syscall(n, a);
-	if (r < 0 && r > -4096) {
-		errno = (int)-r;
-		return -1;
+	long r = next_syscall(n, a);
+	if (r >= 0) {
+		int saved = errno;
+		after(n, a, r);
+		errno = saved;
 	}
-	after(n, a, r);
 	return r;
 }
 #endif

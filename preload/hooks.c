@@ -51,6 +51,8 @@ static bool open_plan(int dirfd, const char *path, int flags, struct mc_track_pl
 static int open_done(bool serve, const struct mc_track_plan *plan, int fd)
 {
 	struct mc_guard g;
+	if (fd >= 0)
+		mc_fd_freed((unsigned)fd, (unsigned)fd);   /* if it was ours, it was freed unseen */
 	if (fd >= 0 && mc_enter(&g)) {
 		mc_track_done(serve ? plan : NULL, fd);
 		mc_leave(&g);
@@ -510,23 +512,31 @@ static void dup_to(int fd, int fd2)
 	}
 }
 
+/* Numbers freed or replaced: the fd map (forget) and the views' own fds
+ * (mc_fd_freed, lock-free, also from a nested call) are told first. */
 MC_EXPORT int close(int fd)
 {
+	if (fd >= 0)
+		mc_fd_freed((unsigned)fd, (unsigned)fd);
 	forget(fd);
 	return REAL(close) ? mc_real.close(fd) : (int)syscall(SYS_close, fd);
 }
 
 MC_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
-	if (!(flags & CLOSE_RANGE_CLOEXEC))
+	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
+		mc_fd_freed(first, last);
 		forget_range(first, last);
+	}
 	return REAL(close_range)(first, last, flags);
 }
 
 MC_EXPORT void closefrom(int lowfd)
 {
-	if (lowfd >= 0)
+	if (lowfd >= 0) {
+		mc_fd_freed((unsigned)lowfd, UINT_MAX);
 		forget_range((unsigned)lowfd, UINT_MAX);
+	}
 	REAL(closefrom)(lowfd);
 }
 
@@ -540,6 +550,8 @@ MC_EXPORT int dup(int fd)
 
 MC_EXPORT int dup2(int fd, int fd2)
 {
+	if (fd2 >= 0 && fd2 != fd)
+		mc_fd_freed((unsigned)fd2, (unsigned)fd2);
 	int r = REAL(dup2)(fd, fd2);
 	if (r >= 0)
 		dup_to(fd, fd2);
@@ -548,6 +560,8 @@ MC_EXPORT int dup2(int fd, int fd2)
 
 MC_EXPORT int dup3(int fd, int fd2, int flags)
 {
+	if (fd2 >= 0)
+		mc_fd_freed((unsigned)fd2, (unsigned)fd2);
 	int r = REAL(dup3)(fd, fd2, flags);
 	if (r >= 0)
 		dup_to(fd, fd2);
@@ -634,22 +648,28 @@ static void note_thread_change(int nstype)
 MC_EXPORT int setns(int fd, int nstype)
 {
 	int r = REAL(setns)(fd, nstype);
-	if (r == 0)
+	if (r == 0) {
 		note_thread_change(nstype);
+		mc_track_root_changed();
+	}
 	return invalidated(r);
 }
 
 MC_EXPORT int unshare(int flags)
 {
 	int r = REAL(unshare)(flags);
-	if (r == 0)
+	if (r == 0) {
 		note_thread_change(flags);
+		mc_track_root_changed();
+	}
 	return invalidated(r);
 }
 
 MC_EXPORT int chroot(const char *path)
 {
 	int r = REAL(chroot)(path);
+	if (r == 0)
+		mc_track_root_changed();
 	if (r == 0 && gettid() != getpid())
 		mc_threads_diverged = true;
 	return invalidated(r);

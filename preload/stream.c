@@ -199,10 +199,10 @@ FILE *mc_stream_open(int fd, struct mc_ofd *o)
 	/* A kernel-backed FILE buffers st_blksize bytes (1 KiB on procfs)
 	 * when that is below BUFSIZ: so does ours, so that the fd position
 	 * after stdio reads is the same. */
-	struct stat st;
 	size_t size = BUFSIZ;
-	if (mc_sys_fstat(fd, &st) == 0 && st.st_blksize > 0 && st.st_blksize < BUFSIZ)
-		size = (size_t)st.st_blksize;
+	blksize_t blk = mc_ofd_blksize(o);
+	if (blk > 0 && blk < BUFSIZ)
+		size = (size_t)blk;
 	struct cookie *k = malloc(sizeof *k + size);
 	if (!k)
 		return NULL;
