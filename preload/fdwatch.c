@@ -207,14 +207,14 @@ MC_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned n, int flags, struc
 }
 
 /* A glibc FILE on a served fd (fdopen fell back to glibc's) closes it
- * inside libc, where close() is not seen. Our own streams close through
- * their cookie (stream.c). */
+ * inside libc, where close() is not seen: forget it first, as close()
+ * does (after, another thread could already have the number anew). Our
+ * own streams close through their cookie (stream.c). */
 MC_EXPORT int fclose(FILE *fp)
 {
-	int fd = fp && !mc_stream_ofd(fp) ? fp->_fileno : -1;
-	int r = NEXT(fclose)(fp);
-	mc_fd_fresh(fd);                      /* the number is free now */
-	return r;
+	if (fp && !mc_stream_ofd(fp))
+		mc_fd_fresh(fp->_fileno);
+	return NEXT(fclose)(fp);
 }
 
 /* ---- syscall() --------------------------------------------------------

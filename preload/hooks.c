@@ -168,16 +168,16 @@ static FILE *reopen(const char *path, const char *mode, FILE *fp,
 		ours = mc_stream_freopen_begin(fp);
 		mc_leave(&g);
 	}
+	if (!ours)                      /* libc closes it unseen: as close() */
+		mc_fd_fresh(old);
 	FILE *r = real(path, mode, fp);
 	if (ours && mc_enter(&g)) {
 		int saved = errno;
 		mc_stream_freopen_end(ours);
 		errno = saved;
 		mc_leave(&g);
-	} else if (!ours) {
-		/* A glibc FILE on a served fd: libc closed it unseen. */
-		mc_fd_fresh(old);
-		mc_fd_fresh(r ? r->_fileno : -1);
+	} else if (!ours && r && r->_fileno != old) {
+		mc_fd_fresh(r->_fileno);        /* a new number */
 	}
 	return r;
 }
