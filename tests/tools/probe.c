@@ -1894,6 +1894,31 @@ static void chg_chroot(void)
 	chg_umount();
 }
 
+/* The program dup2()s /dev/null over every fd it did not open itself
+ * above 255 (where a preload keeps its own, whose change events tell it a
+ * snapshot went stale): a change must still show at the next pass. */
+static void chg_clobbered(void)
+{
+	int fd = open_fmt(MI);
+	struct text t = { 0 };
+	drain(fd, 65536, &t, NULL);
+	text_free(&t);
+	int null = open("/dev/null", O_RDONLY);
+	bool clobbered[4096] = { false };
+	for (int i = 256; i < 4096; i++)
+		if (i != fd && i != null && fcntl(i, F_GETFD) >= 0)
+			clobbered[i] = dup2(null, i) == i;
+	chg_mount();
+	say("clobbered.mount.read: %s", reread(fd));
+	chg_umount();
+	say("clobbered.umount.read: %s", reread(fd));
+	for (int i = 256; i < 4096; i++)
+		if (clobbered[i])
+			close(i);
+	close(null);
+	close(fd);
+}
+
 static void scen_change(void)
 {
 	if (!private_namespace()) {
@@ -1924,6 +1949,7 @@ static void scen_change(void)
 	chg_midread();
 	chg_fork_nohandlers();
 	chg_chroot();
+	chg_clobbered();
 	t.len = 0;
 	say("end: %s", slurp(self_path[MI], &t) == 0 ? vs(&t, &first[MI]) : "error");
 	text_free(&t);
