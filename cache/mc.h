@@ -29,6 +29,8 @@ struct mc_buf {
 };
 /* Memory from mmap (async-signal-safe, see util.c); zeroed. */
 void *mc_zalloc(size_t size);
+/* getpid(), with no system call after the first in each process. */
+pid_t mc_pid(void);
 void mc_zfree(void *p, size_t size);
 int mc_buf_reserve(struct mc_buf *b, size_t need);
 void mc_buf_free(struct mc_buf *b);
@@ -267,6 +269,21 @@ void mc_view_drop(struct mc_view *v);
 /* Forget every kept snapshot: this process changed the mount table, possibly
  * in a way the kernel does not announce (propagation flags). */
 void mc_views_invalidate(void);
+/* A host that sees every close and dup of this process (the preload) sets
+ * mc_fds_watched and calls mc_views_fd_freed() for each number freed or
+ * replaced at or above mc_view_fd_low: the views then trust their fds
+ * without an fstat() per use. */
+extern bool mc_fds_watched;
+extern unsigned mc_view_fd_low;
+void mc_views_fd_freed(unsigned first, unsigned last);
+static inline void mc_fd_freed(unsigned first, unsigned last)
+{
+	if (__builtin_expect(last >= __atomic_load_n(&mc_view_fd_low, __ATOMIC_RELAXED), 0))
+		mc_views_fd_freed(first, last);
+}
+/* procfs's device when the view's fd is open and on procfs, else 0: an fd
+ * with that st_dev is on the same procfs. */
+dev_t mc_view_proc_dev(struct mc_view *v);
 /* fork() support: take and release every view lock. */
 void mc_views_lock_all(void);
 void mc_views_unlock_all(void);

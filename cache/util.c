@@ -99,3 +99,42 @@ int mc_fd_floor(void)
 		return -EMFILE;
 	return (int)top - 8;
 }
+
+/* This process's pid without a system call once known: it is kept in a page
+ * the kernel zeroes in every child (MADV_WIPEONFORK, Linux 4.14+), so a
+ * child made without fork handlers (_Fork, clone) asks anew. A vfork()
+ * child shares our memory and sees our pid: it may only exec or _exit.
+ * Where the page cannot be had, every call is a getpid(). */
+static pid_t *pid_page;
+
+static __attribute__((noinline)) pid_t pid_slow(void)
+{
+	pid_t *p = __atomic_load_n(&pid_page, __ATOMIC_ACQUIRE);
+	if (!p) {
+		void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return getpid();
+		if (madvise(m, 4096, MADV_WIPEONFORK) < 0) {
+			munmap(m, 4096);
+			return getpid();
+		}
+		pid_t *none = NULL;
+		if (__atomic_compare_exchange_n(&pid_page, &none, (pid_t *)m, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			p = m;
+		} else {
+			munmap(m, 4096);
+			p = none;
+		}
+	}
+	pid_t me = getpid();
+	__atomic_store_n(p, me, __ATOMIC_RELAXED);
+	return me;
+}
+
+pid_t mc_pid(void)
+{
+	pid_t *p = __atomic_load_n(&pid_page, __ATOMIC_ACQUIRE);
+	pid_t me = p ? __atomic_load_n(p, __ATOMIC_RELAXED) : 0;
+	return likely(me) ? me : pid_slow();
+}

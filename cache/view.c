@@ -24,6 +24,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 
 #include "mc.h"
 
@@ -40,6 +42,8 @@ struct mc_view {
 	pid_t owner;                    /* the process that opened it */
 	dev_t fd_dev;
 	ino_t fd_ino;
+	bool fd_on_proc;                /* checked with fstatfs at open */
+	int fd_lost;                    /* atomic: its number was freed */
 	struct mc_snap *snap;           /* latest validated, or NULL */
 	unsigned inval_gen;             /* mc_inval_gen when snap was taken */
 	size_t size_hint;
@@ -51,6 +55,9 @@ struct mc_view {
  * of the table), retrying only multiplies the kernel's cost: for a while,
  * readers go to the kernel directly, as if we were not there. */
 #define CHURN_NS (100u * 1000000u)
+
+bool mc_fds_watched;
+unsigned mc_view_fd_low = UINT_MAX;
 
 static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mc_view *views;
@@ -99,7 +106,7 @@ struct mc_view *mc_view_get(enum mc_format fmt, const struct mc_view_key *key)
 	v->fd = -1;
 	pthread_mutex_init(&v->lock, NULL);
 	v->next = views;
-	views = v;
+	__atomic_store_n(&views, v, __ATOMIC_RELEASE);  /* mc_views_fd_freed() walks without the lock */
 out:
 	pthread_mutex_unlock(&views_lock);
 	return v;
@@ -110,6 +117,19 @@ void mc_views_invalidate(void)
 	__atomic_add_fetch(&mc_inval_gen, 1, __ATOMIC_RELEASE);
 }
 
+/* Lock-free: a host thread may call it while another holds a view lock.
+ * Marking a view whose number was not freed costs one fstat() later. */
+void mc_views_fd_freed(unsigned first, unsigned last)
+{
+	for (struct mc_view *v = __atomic_load_n(&views, __ATOMIC_ACQUIRE); v; v = v->next) {
+		int fd = __atomic_load_n(&v->fd, __ATOMIC_RELAXED);
+		if (fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last)
+			__atomic_store_n(&v->fd_lost, 1, __ATOMIC_RELEASE);
+	}
+}
+
+/* Cost: none when the host watches fds (mc_fds_watched) and our number was
+ * not freed; else one fstat(). */
 static bool fd_still_ours(struct mc_view *v)
 {
 	struct stat st;
@@ -118,16 +138,26 @@ static bool fd_still_ours(struct mc_view *v)
 	/* A child made without fork handlers (_Fork, vfork, clone) shares the
 	 * fd's open file description with its parent: polling it would eat
 	 * the parent's change events. Drop our copy and open our own. */
-	if (v->owner != getpid()) {
+	if (v->owner != mc_pid()) {
 		mc_sys_close(v->fd);
 		v->fd = -1;
 		mc_snap_unref(v->snap);
 		v->snap = NULL;
 		return false;
 	}
+	if (mc_fds_watched && !__atomic_load_n(&v->fd_lost, __ATOMIC_ACQUIRE))
+		return true;
 	if (mc_sys_fstat(v->fd, &st) < 0)
 		return false;
-	return st.st_dev == v->fd_dev && st.st_ino == v->fd_ino;
+	bool same = st.st_dev == v->fd_dev && st.st_ino == v->fd_ino;
+	if (same)
+		__atomic_store_n(&v->fd_lost, 0, __ATOMIC_RELEASE);
+	return same;
+}
+
+dev_t mc_view_proc_dev(struct mc_view *v)
+{
+	return v->fd >= 0 && v->fd_on_proc ? v->fd_dev : 0;
 }
 
 static void drop_fd(struct mc_view *v)
@@ -166,10 +196,17 @@ static int open_fd(struct mc_view *v, int procdir)
 		mc_sys_close(high);
 		return -saved;
 	}
-	v->fd = high;
-	v->owner = getpid();
+	struct statfs sfs;
+	v->fd_on_proc = fstatfs(high, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
+	v->owner = mc_pid();
 	v->fd_dev = st.st_dev;
 	v->fd_ino = st.st_ino;
+	__atomic_store_n(&v->fd_lost, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&v->fd, high, __ATOMIC_RELEASE);
+	unsigned low = __atomic_load_n(&mc_view_fd_low, __ATOMIC_RELAXED);
+	while ((unsigned)high < low && !__atomic_compare_exchange_n(&mc_view_fd_low, &low, (unsigned)high, false,
+								      __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
 	return 0;
 }
 

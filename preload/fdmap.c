@@ -5,12 +5,31 @@
  * shared slot. It is reference-counted by the fds (dup) and FILEs of this
  * process that hold it.
  *
+ * Why an entry can be trusted without a system call per read(). An entry
+ * for fd N says "N holds the file we opened". That stops being true only
+ * if N is freed (and then perhaps handed out again) or replaced. Every
+ * libc entry that frees or replaces a number is interposed and updates the
+ * map first: close, close_range, closefrom, dup2, dup3, fcntl(F_DUPFD*)
+ * and dup (hooks.c); fclose and freopen of a glibc FILE on the fd, and
+ * syscall() called with close, close_range, dup2, dup3 (fdwatch.c); our
+ * own streams close through their cookie (stream.c). As a second line,
+ * every interposed entry that returns a new number (the open family,
+ * socket, accept, pipe, eventfd, epoll, memfd, timerfd, signalfd, inotify,
+ * fanotify, pidfd, SCM_RIGHTS...) drops what we knew of that number. What
+ * remains unseen: inline system calls that bypass libc, io_uring, libc's
+ * internal closes of fds it opened itself (never ours), a nested call from
+ * a signal handler while we hold our locks. For those, a read that starts
+ * a pass (at offset 0, or after a seek) checks the identity once with
+ * fstat(); a read that continues a pass does not look. The open itself
+ * checked it, so the first pass after an open costs nothing more.
+ *
  * The fd map is two-level and never shrinks; an fd that is not ours is one
  * relaxed load away from the real read(). fd_lock guards the map's
  * entries, the references and the slot pages. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "ofd.h"
@@ -36,6 +55,33 @@ static struct mc_ofd **map_slot(int fd, bool create)
 	return l2 ? &l2[fd & (L2_SIZE - 1)] : NULL;
 }
 
+/* Descriptions come from a pool of pages and go back to it: an mmap and a
+ * munmap per open cost two system calls. Under fd_lock. */
+static struct mc_ofd *pool;
+
+static struct mc_ofd *ofd_alloc_locked(void)
+{
+	if (!pool) {
+		struct mc_ofd *page = mc_zalloc(4096);
+		if (!page)
+			return NULL;
+		for (size_t i = 0; i < 4096 / sizeof *page; i++) {
+			page[i].all_next = pool;
+			pool = &page[i];
+		}
+	}
+	struct mc_ofd *o = pool;
+	pool = o->all_next;
+	memset(o, 0, sizeof *o);
+	return o;
+}
+
+static void ofd_free_locked(struct mc_ofd *o)
+{
+	o->all_next = pool;
+	pool = o;
+}
+
 static void ofd_unref_locked(struct mc_ofd *o)
 {
 	if (--o->refs > 0)
@@ -47,31 +93,29 @@ static void ofd_unref_locked(struct mc_ofd *o)
 		}
 	mc_slot_put(o->slot);
 	mc_snap_unref(o->snap);
-	mc_zfree(o, sizeof *o);
+	ofd_free_locked(o);
 }
 
-int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt)
+int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt, const struct stat *st)
 {
-	struct stat st;
-	if (mc_sys_fstat(fd, &st) < 0)
-		return -errno;
-	struct mc_ofd *o = mc_zalloc(sizeof *o);
-	if (!o)
+	pthread_mutex_lock(&fd_lock);
+	struct mc_ofd **e = map_slot(fd, true);
+	struct mc_ofd *o = e ? ofd_alloc_locked() : NULL;
+	if (o)
+		o->slot = mc_slot_alloc();
+	if (!o || !o->slot) {
+		if (o)
+			ofd_free_locked(o);
+		pthread_mutex_unlock(&fd_lock);
 		return -ENOMEM;
+	}
 	o->refs = 1;
 	o->view = v;
 	o->fmt = fmt;
-	o->dev = st.st_dev;
-	o->ino = st.st_ino;
-
-	pthread_mutex_lock(&fd_lock);
-	struct mc_ofd **e = map_slot(fd, true);
-	o->slot = e ? mc_slot_alloc() : NULL;
-	if (!o->slot) {
-		pthread_mutex_unlock(&fd_lock);
-		mc_zfree(o, sizeof *o);
-		return -ENOMEM;
-	}
+	o->dev = st->st_dev;
+	o->ino = st->st_ino;
+	o->blksize = st->st_blksize;
+	o->id_fresh = 1;
 	if (*e)                         /* a stale entry: the fd was reused */
 		ofd_unref_locked(*e);
 	o->all_next = all_ofds;
@@ -196,6 +240,11 @@ void mc_fd_each(void (*fn)(int fd, struct mc_ofd *o))
 	pthread_mutex_unlock(&fd_lock);
 }
 
+blksize_t mc_ofd_blksize(const struct mc_ofd *o)
+{
+	return o->blksize;
+}
+
 void mc_ofd_set_stream(struct mc_ofd *o, FILE *fp)
 {
 	__atomic_store_n(&o->fp, fp, __ATOMIC_RELEASE);
@@ -222,7 +271,6 @@ void mc_ofd_atfork_parent(void)
 
 void mc_ofd_atfork_child(void)
 {
-	mc_slot_atfork_child();
 	mc_snap_atfork_release();
 	/* Every description now has one more process holding its slot. */
 	for (struct mc_ofd *o = all_ofds; o; o = o->all_next)

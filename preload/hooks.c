@@ -51,6 +51,8 @@ static bool open_plan(int dirfd, const char *path, int flags, struct mc_track_pl
 static int open_done(bool serve, const struct mc_track_plan *plan, int fd)
 {
 	struct mc_guard g;
+	if (fd >= 0)
+		mc_fd_freed((unsigned)fd, (unsigned)fd);   /* if it was ours, it was freed unseen */
 	if (fd >= 0 && mc_enter(&g)) {
 		mc_track_done(serve ? plan : NULL, fd);
 		mc_leave(&g);
@@ -161,16 +163,21 @@ static FILE *reopen(const char *path, const char *mode, FILE *fp,
 {
 	struct mc_guard g;
 	void *ours = NULL;
+	int old = fp ? fp->_fileno : -1;
 	if (mc_enter(&g)) {
 		ours = mc_stream_freopen_begin(fp);
 		mc_leave(&g);
 	}
+	if (!ours)                      /* libc closes it unseen: as close() */
+		mc_fd_fresh(old);
 	FILE *r = real(path, mode, fp);
 	if (ours && mc_enter(&g)) {
 		int saved = errno;
 		mc_stream_freopen_end(ours);
 		errno = saved;
 		mc_leave(&g);
+	} else if (!ours && r && r->_fileno != old) {
+		mc_fd_fresh(r->_fileno);        /* a new number */
 	}
 	return r;
 }
@@ -315,7 +322,8 @@ static bool serve(int fd, const struct iovec *iov, int cnt, off_t off, bool expl
 			return false;
 		r = mc_ofd_read_nested(o, fd, iov, cnt, off);
 	} else {
-		struct mc_ofd *o = mc_fd_get_checked(fd);
+		/* No identity check here: mc_ofd_read() checks once per pass. */
+		struct mc_ofd *o = mc_fd_get(fd);
 		if (!o) {
 			mc_leave(&g);
 			errno = saved;
@@ -323,7 +331,13 @@ static bool serve(int fd, const struct iovec *iov, int cnt, off_t off, bool expl
 		}
 		r = mc_ofd_read(o, fd, iov, cnt, off);
 		mc_ofd_put(o);
+		if (r == MC_OFD_NOT_OURS)
+			mc_fd_forget(fd);
 		mc_leave(&g);
+		if (r == MC_OFD_NOT_OURS) {
+			errno = saved;
+			return false;
+		}
 	}
 	if (r < 0) {
 		errno = (int)-r;
@@ -443,7 +457,8 @@ static off_t seek(int fd, off_t off, int whence, off_t (*real)(int, off_t, int))
 	struct mc_guard g;
 	if (likely(!mc_fd_peek(fd)) || !mc_enter(&g))
 		return real(fd, off, whence);
-	struct mc_ofd *o = mc_fd_get_checked(fd);
+	/* No identity check: the read after a seek starts a pass, and checks. */
+	struct mc_ofd *o = mc_fd_get(fd);
 	if (!o) {
 		mc_leave(&g);
 		return real(fd, off, whence);
@@ -497,23 +512,31 @@ static void dup_to(int fd, int fd2)
 	}
 }
 
+/* Numbers freed or replaced: the fd map (forget) and the views' own fds
+ * (mc_fd_freed, lock-free, also from a nested call) are told first. */
 MC_EXPORT int close(int fd)
 {
+	if (fd >= 0)
+		mc_fd_freed((unsigned)fd, (unsigned)fd);
 	forget(fd);
 	return REAL(close) ? mc_real.close(fd) : (int)syscall(SYS_close, fd);
 }
 
 MC_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
-	if (!(flags & CLOSE_RANGE_CLOEXEC))
+	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
+		mc_fd_freed(first, last);
 		forget_range(first, last);
+	}
 	return REAL(close_range)(first, last, flags);
 }
 
 MC_EXPORT void closefrom(int lowfd)
 {
-	if (lowfd >= 0)
+	if (lowfd >= 0) {
+		mc_fd_freed((unsigned)lowfd, UINT_MAX);
 		forget_range((unsigned)lowfd, UINT_MAX);
+	}
 	REAL(closefrom)(lowfd);
 }
 
@@ -527,6 +550,8 @@ MC_EXPORT int dup(int fd)
 
 MC_EXPORT int dup2(int fd, int fd2)
 {
+	if (fd2 >= 0 && fd2 != fd)
+		mc_fd_freed((unsigned)fd2, (unsigned)fd2);
 	int r = REAL(dup2)(fd, fd2);
 	if (r >= 0)
 		dup_to(fd, fd2);
@@ -535,6 +560,8 @@ MC_EXPORT int dup2(int fd, int fd2)
 
 MC_EXPORT int dup3(int fd, int fd2, int flags)
 {
+	if (fd2 >= 0)
+		mc_fd_freed((unsigned)fd2, (unsigned)fd2);
 	int r = REAL(dup3)(fd, fd2, flags);
 	if (r >= 0)
 		dup_to(fd, fd2);
@@ -621,22 +648,28 @@ static void note_thread_change(int nstype)
 MC_EXPORT int setns(int fd, int nstype)
 {
 	int r = REAL(setns)(fd, nstype);
-	if (r == 0)
+	if (r == 0) {
 		note_thread_change(nstype);
+		mc_track_root_changed();
+	}
 	return invalidated(r);
 }
 
 MC_EXPORT int unshare(int flags)
 {
 	int r = REAL(unshare)(flags);
-	if (r == 0)
+	if (r == 0) {
 		note_thread_change(flags);
+		mc_track_root_changed();
+	}
 	return invalidated(r);
 }
 
 MC_EXPORT int chroot(const char *path)
 {
 	int r = REAL(chroot)(path);
+	if (r == 0)
+		mc_track_root_changed();
 	if (r == 0 && gettid() != getpid())
 		mc_threads_diverged = true;
 	return invalidated(r);

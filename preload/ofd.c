@@ -98,6 +98,22 @@ static size_t snap_read(struct mc_ofd *o, const struct iovec *iov, int iovcnt, i
 	return n;
 }
 
+/* A read at 0, or anywhere but where the last one ended, starts a pass:
+ * seq_file renders the text anew, and we look at what the fd holds. */
+static bool starts_pass(const struct mc_slot *s, int64_t pos)
+{
+	return pos == 0 || pos != s->read_pos;
+}
+
+/* Once per pass, one fstat; none for the first pass after the open, which
+ * checked the file itself. */
+static bool identity_holds(struct mc_ofd *o, int fd)
+{
+	if (__atomic_exchange_n(&o->id_fresh, 0, __ATOMIC_ACQ_REL))
+		return true;
+	return mc_ofd_check_fd(o, fd);
+}
+
 ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcnt, off_t off)
 {
 	struct mc_slot *s = o->slot;
@@ -115,6 +131,10 @@ ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcn
 	mc_slot_lock(s);
 	mc_slot_follow_kernel(s, fd);
 	int64_t pos = off >= 0 ? off : s->pos;
+	if (starts_pass(s, pos) && !identity_holds(o, fd)) {
+		mc_slot_unlock(s);
+		return MC_OFD_NOT_OURS;
+	}
 	if (total == 0) {
 		n = 0;
 	} else if ((s->kernel_pass && off < 0 && pos != 0 && pos == s->kpos) ||

@@ -28,8 +28,6 @@ struct mc_slot *mc_slot_alloc(void);
 void mc_slot_put(struct mc_slot *s);
 void mc_slot_lock(struct mc_slot *s);
 void mc_slot_unlock(struct mc_slot *s);
-/* In a forked child: the lock's owner id is the child's pid now. */
-void mc_slot_atfork_child(void);
 
 /* ---- fdmap.c: descriptions, and which fd numbers hold them -------------- */
 struct mc_ofd {
@@ -39,10 +37,14 @@ struct mc_ofd {
 	enum mc_format fmt;
 	dev_t dev;
 	ino_t ino;
+	blksize_t blksize;              /* st_blksize at open, for stdio */
+	int id_fresh;                   /* identity just checked at open: the
+					 * first pass needs no check; atomic */
 	struct mc_snap *snap;           /* under slot->lock */
 	size_t line_hint;               /* getmntent: next line, under slot->lock */
 	FILE *fp;
-	struct mc_ofd *all_next;        /* every live description, for fork */
+	struct mc_ofd *all_next;        /* every live description, for fork;
+					 * the pool's free list when free */
 };
 
 /* @fn(fd, o) for every fd that holds a description, with the map locked

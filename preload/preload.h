@@ -3,10 +3,12 @@
 #define MC_PRELOAD_H
 
 #include <dirent.h>
+#include <limits.h>
 #include <pthread.h>
 #include <mntent.h>
 #include <sys/mount.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -125,7 +127,7 @@ static inline void mc_leave(struct mc_guard *g)
 struct mc_ofd;
 /* Start serving @fd (just opened by the host program on a mount table of
  * view @v). Returns 0 or <0 (then the fd simply stays the kernel's). */
-int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt);
+int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt, const struct stat *st);
 /* The description behind @fd with a reference, or NULL if not ours. The
  * NULL case is lock-free: every read() of the process passes here. */
 struct mc_ofd *mc_fd_get(int fd);
@@ -146,10 +148,16 @@ void mc_fd_forget_range(unsigned first, unsigned last);
 /* @newfd now shares @oldfd's description (dup, dup2, dup3, F_DUPFD). */
 void mc_fd_dup(int oldfd, int newfd);
 /* Read into @iov at @off (-1: at and advancing the shared file position).
- * Returns bytes or -errno, as the kernel would. */
+ * Returns bytes or -errno, as the kernel would, or MC_OFD_NOT_OURS: a read
+ * that starts a pass found another file behind @fd (fdmap.c says why a
+ * read that continues a pass need not look); the caller forgets @fd and
+ * reads the kernel. */
+#define MC_OFD_NOT_OURS ((ssize_t)INT_MIN)
 ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcnt, off_t off);
 off_t mc_ofd_lseek(struct mc_ofd *o, off_t off, int whence);
 void mc_ofd_set_stream(struct mc_ofd *o, FILE *fp);
+/* st_blksize of the file, as fstat() said at open. */
+blksize_t mc_ofd_blksize(const struct mc_ofd *o);
 /* getmntent_r from the parsed snapshot. Returns 1 and fills @mp, 0 at end of
  * table, <0 when the caller must use glibc (the stream is left untouched). */
 int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz);
@@ -163,6 +171,11 @@ void mc_fd_sync_kernel_inherited(void);
 void mc_ofd_atfork_prepare(void);
 void mc_ofd_atfork_parent(void);
 void mc_ofd_atfork_child(void);
+
+/* ---- fdwatch.c: fd numbers handed out or freed inside libc ------------ */
+/* @fd was just handed out by the kernel: forget what we kept for it.
+ * Returns @fd. */
+int mc_fd_fresh(int fd);
 
 /* ---- stream.c: FILE * on a served fd ----------------------------------- */
 /* A FILE whose reads come from @fd's description; fileno() is @fd. Takes
@@ -193,6 +206,8 @@ struct mc_ofd *mc_track_commit(const struct mc_track_plan *plan, int fd, bool wa
  * of the number @fd (it was free, so any mapping of it is stale). */
 void mc_track_done(const struct mc_track_plan *plan, int fd);
 extern bool mc_threads_diverged;
+/* The process may have another root or mount namespace now. */
+void mc_track_root_changed(void);
 /* Is this path, for an open with these flags, possibly one we serve? */
 bool mc_track_wanted(const char *path, int flags);
 #endif

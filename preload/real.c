@@ -36,6 +36,9 @@ static void do_init(void)
 	mc_config_init();
 	const char *off = secure_getenv("MOUNTCACHE_DISABLE");
 	mc_disabled = off && *off && strcmp(off, "0") != 0;
+	/* Every close and dup of the process passes our hooks (fdmap.c):
+	 * the views may trust their own fds without an fstat() per use. */
+	mc_fds_watched = true;
 
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	MC_DEBUG("preload ready%s", mc_disabled ? " (disabled)" : "");

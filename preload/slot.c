@@ -68,8 +68,6 @@ void mc_slot_put(struct mc_slot *s)
  * while copying from memory. A holder that died (SIGKILL mid-read) is
  * recognised by its pid and its lock taken over: it left the offsets as
  * they were after its last complete update, still coherent. */
-static int my_pid;
-
 static __attribute__((noinline)) void slot_lock_slow(struct mc_slot *s, int me)
 {
 	for (unsigned spins = 1; ; spins++) {
@@ -89,9 +87,7 @@ static __attribute__((noinline)) void slot_lock_slow(struct mc_slot *s, int me)
 
 void mc_slot_lock(struct mc_slot *s)
 {
-	int me = __atomic_load_n(&my_pid, __ATOMIC_RELAXED);
-	if (unlikely(me == 0))
-		__atomic_store_n(&my_pid, me = getpid(), __ATOMIC_RELAXED);
+	int me = mc_pid();
 	int free_ = 0;
 	if (likely(__atomic_compare_exchange_n(&s->owner, &free_, me, false,
 					       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
@@ -102,9 +98,4 @@ void mc_slot_lock(struct mc_slot *s)
 void mc_slot_unlock(struct mc_slot *s)
 {
 	__atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
-}
-
-void mc_slot_atfork_child(void)
-{
-	my_pid = getpid();
 }

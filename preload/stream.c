@@ -17,6 +17,7 @@
 struct cookie {
 	struct mc_ofd *o;               /* one reference, dropped at close */
 	int fd;
+	bool kernel;                    /* the fd holds another file now */
 	FILE *fp;
 	char buf[];                     /* the FILE's buffer, st_blksize bytes */
 };
@@ -118,8 +119,20 @@ static ssize_t c_read(void *c, char *buf, size_t n)
 	struct iovec iov = { buf, n };
 	struct mc_guard g;
 	ssize_t r;
+	if (k->kernel) {
+		r = mc_sys_read(k->fd, buf, n);
+		return r;
+	}
 	if (mc_enter(&g)) {
 		r = mc_ofd_read(k->o, k->fd, &iov, 1, -1);
+		if (r == MC_OFD_NOT_OURS) {
+			/* The fd was closed and its number reused behind the
+			 * FILE's back: a glibc FILE would read the new file. */
+			mc_fd_forget(k->fd);
+			k->kernel = true;
+			r = mc_sys_read(k->fd, buf, n);
+			r = r < 0 ? -errno : r;
+		}
 		mc_leave(&g);
 	} else {
 		r = mc_ofd_read_nested(k->o, k->fd, &iov, 1, -1);
@@ -186,10 +199,10 @@ FILE *mc_stream_open(int fd, struct mc_ofd *o)
 	/* A kernel-backed FILE buffers st_blksize bytes (1 KiB on procfs)
 	 * when that is below BUFSIZ: so does ours, so that the fd position
 	 * after stdio reads is the same. */
-	struct stat st;
 	size_t size = BUFSIZ;
-	if (mc_sys_fstat(fd, &st) == 0 && st.st_blksize > 0 && st.st_blksize < BUFSIZ)
-		size = (size_t)st.st_blksize;
+	blksize_t blk = mc_ofd_blksize(o);
+	if (blk > 0 && blk < BUFSIZ)
+		size = (size_t)blk;
 	struct cookie *k = malloc(sizeof *k + size);
 	if (!k)
 		return NULL;

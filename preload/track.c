@@ -103,17 +103,21 @@ static bool pid_is_self(int pid)
 	return __atomic_load_n(&cached_proc_pid, __ATOMIC_RELAXED) == pid;
 }
 
+/* Costs no system call while no thread has diverged. */
+static bool is_leader(void)
+{
+	return gettid() == getpid();
+}
+
 static bool serves_self(const struct mc_path *p)
 {
-	bool leader = gettid() == getpid();
-
 	switch (p->who) {
 	case MC_WHO_SELF:
-		return leader || !mc_threads_diverged;
+		return !mc_threads_diverged || is_leader();
 	case MC_WHO_THREAD:
 		return true;
 	case MC_WHO_PID:
-		return pid_is_self(p->pid) && (leader || !mc_threads_diverged);
+		return pid_is_self(p->pid) && (!mc_threads_diverged || is_leader());
 	case MC_WHO_TASK:
 		/* A task of ours: the calling thread, or any thread while
 		 * none has diverged. */
@@ -126,12 +130,47 @@ static bool serves_self(const struct mc_path *p)
 	return false;
 }
 
+/* The view for this process's root, kept until the root may have changed:
+ * a statx("/") per open cost a system call for an answer that changes only
+ * with chroot, setns, unshare or pivot_root, which we see (hooks.c, and
+ * syscall() in fdwatch.c). A thread that left the process's root asks
+ * each time. Records are immutable once published, and few (one per root
+ * change and format): they are never freed. */
+struct kept_view {
+	struct mc_view *view;
+	unsigned gen;
+};
+static struct kept_view *kept[2];
+static unsigned root_gen;               /* atomic */
+
+void mc_track_root_changed(void)
+{
+	__atomic_add_fetch(&root_gen, 1, __ATOMIC_RELEASE);
+}
+
+static struct mc_view *view_self(enum mc_format fmt)
+{
+	struct mc_view_key key;
+	unsigned gen = __atomic_load_n(&root_gen, __ATOMIC_ACQUIRE);
+	struct kept_view *k = __atomic_load_n(&kept[fmt], __ATOMIC_ACQUIRE);
+
+	if (k && k->gen == gen && !mc_threads_diverged)
+		return k->view;
+	if (mc_view_key_self(&key) < 0)
+		return NULL;
+	struct mc_view *v = mc_view_get(fmt, &key);
+	if (v && !mc_threads_diverged && (k = mc_zalloc(sizeof *k))) {
+		*k = (struct kept_view){ v, gen };
+		__atomic_store_n(&kept[fmt], k, __ATOMIC_RELEASE);
+	}
+	return v;
+}
+
 bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan *ret)
 {
 	static unsigned opened[2];
 	char abs[PATH_MAX];
 	struct mc_path p;
-	struct mc_view_key key;
 	int saved = errno;
 	bool serve = false;
 
@@ -151,9 +190,7 @@ bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan 
 		MC_DEBUG("open %s: first open, left to the kernel", abs);
 		goto out;
 	}
-	if (mc_view_key_self(&key) < 0)
-		goto out;
-	ret->view = mc_view_get(p.fmt, &key);
+	ret->view = view_self(p.fmt);
 	ret->fmt = p.fmt;
 	serve = ret->view != NULL;
 out:
@@ -161,18 +198,29 @@ out:
 	return serve;
 }
 
-struct mc_ofd *mc_track_commit(const struct mc_track_plan *plan, int fd, bool want_ofd)
+/* Is @fd (whose fstat is @st) on procfs? The same device as our own fd on
+ * the view says so at no cost; anything else asks fstatfs(). */
+static bool on_proc(int fd, const struct stat *st, struct mc_view *v)
 {
 	struct statfs sfs;
+	dev_t dev = mc_view_proc_dev(v);
+	if (dev && st->st_dev == dev)
+		return true;
+	return fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
+}
+
+/* Cost, when the view's fd is open and kept: one fstat(). */
+struct mc_ofd *mc_track_commit(const struct mc_track_plan *plan, int fd, bool want_ofd)
+{
+	struct stat st;
 	struct mc_ofd *o = NULL;
 	int saved = errno;
 
-	if (fd < 0 || fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
-		goto out;
 	/* Our own fd on this view must be opened now, while the process is
 	 * still in the namespace and root the program's fd was opened in:
 	 * the program may unshare() or chroot() before it reads. */
-	if (mc_view_prepare(plan->view) < 0 || mc_fd_track(fd, plan->view, plan->fmt) < 0)
+	if (fd < 0 || mc_view_prepare(plan->view) < 0 || mc_sys_fstat(fd, &st) < 0 ||
+	    !on_proc(fd, &st, plan->view) || mc_fd_track(fd, plan->view, plan->fmt, &st) < 0)
 		goto out;
 	MC_DEBUG("fd %d served from snapshots", fd);
 	if (want_ofd)

@@ -5,6 +5,10 @@
 #      preload, the API library and the CLI.
 #   2. The engine (cache/*.c) uses nothing from the layers above it: it is
 #      linked into the preload and the API library alike.
+#   Exception to both: the libc names preload/fdwatch.c interposes only to
+#   watch fd numbers (syscall, socket, recvmsg...) stay libc's to their
+#   callers; the engine may call them (each is re-entrant there, and goes
+#   on to the next definition: libc's, or a test's fault injector).
 #   3. Each protocol and fallback constant is defined in one place.
 . "$(dirname "$0")/lib.sh"
 set -u
@@ -25,9 +29,13 @@ for o in objs:
         elif len(f) == 3 and f[1] in "TDBRVWC":
             d.add(f[2])
     defs[o], undefs[o] = d, u
+import re
+exported = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", open("preload/libmountcache-preload.sym").read()))
 owner = {}
 for o, d in defs.items():
     for s in d:
+        if os.path.basename(o) == "fdwatch.o" and s in exported:
+            continue            # libc's names, watched (see above)
         owner.setdefault(s, o)
 edges = {o: {owner[s] for s in undefs[o] if s in owner and owner[s] != o} for o in objs}
 # Tarjan's strongly connected components.

@@ -62,9 +62,9 @@ ok() { echo "ok: $*"; }
 
 # Suppressions: tests/e2e/lsan.supp and tsan.supp say what and why.
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:log_path=$tmp/asan"
-export LSAN_OPTIONS="suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0"
+export LSAN_OPTIONS="suppressions=$root/tests/e2e/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$tmp/ubsan"
-export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:log_path=$tmp/tsan:suppressions=$root/tests/fuzz/tsan.supp"
+export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:log_path=$tmp/tsan:suppressions=$root/tests/e2e/tsan.supp"
 # The ASan runtime must come first in every process: preloaded before the
 # preload even where the program links it (LD_PRELOAD loads before the
 # program's own libraries). Uninstrumented programs' own leaks are not ours

@@ -62,9 +62,10 @@ static struct mc_snap *snap_of(const uint8_t *data, size_t size, enum mc_format 
 /* A served description on a fresh fd (any file: only fstat is asked). */
 static struct mc_ofd *served_fd(int *ret_fd, enum mc_format fmt)
 {
+	struct stat st;
 	int fd = dup(devnull);
-	FUZZ_CHECK(fd >= 0, "dup");
-	FUZZ_CHECK(mc_fd_track(fd, (struct mc_view *)&dummy_view, fmt) == 0, "mc_fd_track");
+	FUZZ_CHECK(fd >= 0 && fstat(fd, &st) == 0, "dup");
+	FUZZ_CHECK(mc_fd_track(fd, (struct mc_view *)&dummy_view, fmt, &st) == 0, "mc_fd_track");
 	struct mc_ofd *o = mc_fd_get(fd);
 	FUZZ_CHECK(o != NULL && mc_ofd_check_fd(o, fd), "mc_fd_get");
 	*ret_fd = fd;

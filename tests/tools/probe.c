@@ -873,6 +873,28 @@ static void scen_kpos(void)
  * Once the program closes or replaces an fd, it reads whatever the kernel
  * now has under that number. */
 
+/* Closed and reused where no interposer sees it (inline system calls):
+ * a read that continues the pass cannot tell, but one that starts a pass
+ * (after a seek to 0) reads the file the number holds now. */
+static void scen_close_unseen(void)
+{
+#if defined(__x86_64__)
+	char path[] = "/dev/null";
+	int fd = open_fmt(MI);
+	say("unseen.read: %s", rd(fd, 10));
+	long r;
+	__asm__ volatile("syscall" : "=a"(r) : "a"((long)SYS_close), "D"((long)fd) : "rcx", "r11", "memory");
+	long nfd;
+	register long r10 __asm__("r10") = 0;
+	__asm__ volatile("syscall" : "=a"(nfd)
+			 : "a"((long)SYS_openat), "D"((long)AT_FDCWD), "S"(path), "d"((long)O_RDONLY), "r"(r10)
+			 : "rcx", "r11", "memory");
+	lseek(fd, 0, SEEK_SET);
+	say("unseen: close=%ld reuse=%s %s", r, yesno(nfd == fd), rd(fd, 10));
+	close(fd);
+#endif
+}
+
 static void scen_close(void)
 {
 	char buf[64];
@@ -930,6 +952,34 @@ static void scen_close(void)
 	int again = open("/proc/self/root/proc/self/mountinfo", O_RDONLY);
 	say("libc_close.reopen: %s %s", yesno(again == fd), rd(again, 20));
 	close(again);
+
+	/* Freed or replaced through syscall(), then the number reused. */
+	fd = open_fmt(MI);
+	say("syscall_close.read: %s", rd(fd, 10));
+	o = OBS(syscall(SYS_close, fd));
+	null = open("/dev/null", O_RDONLY);
+	say("syscall_close: %s reuse=%s %s", res(o), yesno(null == fd), rd(null, 10));
+	close(null);
+
+	fd = open_fmt(MO);
+	null = open("/dev/null", O_RDONLY);
+	say("syscall_dup3.read: %s", rd(fd, 10));
+	o = OBS(syscall(SYS_dup3, null, fd, 0));
+	say("syscall_dup3: %s %s", yesno(o.r == fd), rd(fd, 10));
+	close(fd);
+	close(null);
+
+	int p[2];
+	fd = open_fmt(MI);
+	say("syscall_close_range.read: %s", rd(fd, 10));
+	o = OBS(syscall(SYS_close_range, fd, fd, 0));
+	if (pipe(p) == 0) {
+		(void)!write(p[1], "a pipe\n", 7);
+		say("syscall_close_range: %s reuse=%s %s", res(o), yesno(p[0] == fd), rd(p[0], 10));
+		close(p[0]);
+		close(p[1]);
+	}
+	scen_close_unseen();
 }
 
 /* ---- scenario: stdio ---------------------------------------------------- */
@@ -1844,6 +1894,31 @@ static void chg_chroot(void)
 	chg_umount();
 }
 
+/* The program dup2()s /dev/null over every fd it did not open itself
+ * above 255 (where a preload keeps its own, whose change events tell it a
+ * snapshot went stale): a change must still show at the next pass. */
+static void chg_clobbered(void)
+{
+	int fd = open_fmt(MI);
+	struct text t = { 0 };
+	drain(fd, 65536, &t, NULL);
+	text_free(&t);
+	int null = open("/dev/null", O_RDONLY);
+	bool clobbered[4096] = { false };
+	for (int i = 256; i < 4096; i++)
+		if (i != fd && i != null && fcntl(i, F_GETFD) >= 0)
+			clobbered[i] = dup2(null, i) == i;
+	chg_mount();
+	say("clobbered.mount.read: %s", reread(fd));
+	chg_umount();
+	say("clobbered.umount.read: %s", reread(fd));
+	for (int i = 256; i < 4096; i++)
+		if (clobbered[i])
+			close(i);
+	close(null);
+	close(fd);
+}
+
 static void scen_change(void)
 {
 	if (!private_namespace()) {
@@ -1874,6 +1949,7 @@ static void scen_change(void)
 	chg_midread();
 	chg_fork_nohandlers();
 	chg_chroot();
+	chg_clobbered();
 	t.len = 0;
 	say("end: %s", slurp(self_path[MI], &t) == 0 ? vs(&t, &first[MI]) : "error");
 	text_free(&t);
