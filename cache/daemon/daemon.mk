@@ -1,5 +1,5 @@
 # cache/daemon/daemon.mk: mountcached, the refresher daemon, and its systemd
-# unit. Included by the top Makefile.
+# units (socket-activated). Included by the top Makefile.
 all: $(B)/mountcached $(B)/mountcached.service
 
 $(B)/mountcached: cache/daemon/mountcached.c cache/proto.h $(B)/libmcengine.a
@@ -14,9 +14,11 @@ install-daemon: $(B)/mountcached $(B)/mountcached.service
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(B)/mountcached $(DESTDIR)$(SBINDIR)/mountcached
 	install -m 0644 $(B)/mountcached.service $(DESTDIR)$(UNITDIR)/mountcached.service
+	install -m 0644 cache/daemon/mountcached.socket $(DESTDIR)$(UNITDIR)/mountcached.socket
 
 uninstall-daemon:
-	rm -f $(DESTDIR)$(SBINDIR)/mountcached $(DESTDIR)$(UNITDIR)/mountcached.service
+	rm -f $(DESTDIR)$(SBINDIR)/mountcached $(DESTDIR)$(UNITDIR)/mountcached.service \
+		$(DESTDIR)$(UNITDIR)/mountcached.socket
 
 install: install-daemon
 uninstall: uninstall-daemon
