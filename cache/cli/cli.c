@@ -18,6 +18,7 @@
 #include <wctype.h>
 
 #include "mountcache.h"
+#include "cli.h"
 
 #ifndef MC_VERSION
 #define MC_VERSION "0"
@@ -36,6 +37,9 @@ static const char usage_text[] =
 	"  mountcache info PATH|ID [--json]\n"
 	"  mountcache run [--] COMMAND [ARG...]\n"
 	"  mountcache stats\n"
+	"  mountcache enable [--unit NAME]... [--library PATH] [--root DIR]\n"
+	"  mountcache disable [--unit NAME]... [--root DIR]\n"
+	"  mountcache status [--root DIR]\n"
 	"\n"
 	"Answer questions about the mount table of this mount namespace.\n"
 	"\n"
@@ -53,6 +57,13 @@ static const char usage_text[] =
 	"    -J, --json\n"
 	"  run             run COMMAND with the mountcache preload library\n"
 	"  stats           statistics from the mountcache daemon\n"
+	"  enable          preload the library host-wide (/etc/ld.so.preload), or\n"
+	"                  for each --unit NAME only (a systemd drop-in); refused\n"
+	"                  if the library cannot load in this architecture\n"
+	"    --library PATH  this preload, not the one that goes with the CLI\n"
+	"    --root DIR      edit DIR/etc/..., not /etc (also MOUNTCACHE_ROOT)\n"
+	"  disable         undo enable: for each --unit NAME, or everywhere\n"
+	"  status          where the preload is on, and the daemon's counters\n"
 	"\n"
 	"  -h, --help      this text\n"
 	"  -V, --version\n"
@@ -60,7 +71,7 @@ static const char usage_text[] =
 	"Environment: MOUNTCACHE_BACKEND=snapshot|statmount, MOUNTCACHE_DEBUG=1.\n"
 	"See mountcache(1).\n";
 
-static void __attribute__((format(printf, 1, 2))) warnx(const char *fmt, ...)
+void warnx(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -71,7 +82,7 @@ static void __attribute__((format(printf, 1, 2))) warnx(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static int usage_error(const char *fmt, const char *arg)
+int usage_error(const char *fmt, const char *arg)
 {
 	fputs("mountcache: ", stderr);
 	fprintf(stderr, fmt, arg);
@@ -581,7 +592,7 @@ static int cmd_is_mountpoint(int argc, char **argv)
 /* The preload beside this binary (the build tree: build/mountcache and
  * build/libmountcache-preload.so), else the installed one, found from this binary
  * first (PREFIX/bin/../lib/mountcache) so that a moved tree still works. */
-static char *find_preload(void)
+char *find_preload(void)
 {
 	static const char *const rel[] = { "libmountcache-preload.so", "../lib/mountcache/libmountcache-preload.so" };
 	char exe[PATH_MAX], path[PATH_MAX + 64];
@@ -641,16 +652,25 @@ static int cmd_run(int argc, char **argv)
 
 /* ---- main ------------------------------------------------------------------ */
 
-static int cmd_stats(int argc __attribute__((unused)), char **argv __attribute__((unused)))
+int print_daemon_stats(FILE *f)
 {
 	char buf[4096];
 	int r = mountcache_daemon_stats(buf, sizeof buf);
+	if (r < 0)
+		return r;
+	if (f)
+		fputs(buf, f);
+	return 0;
+}
+
+static int cmd_stats(int argc __attribute__((unused)), char **argv __attribute__((unused)))
+{
+	int r = print_daemon_stats(stdout);
 	if (r < 0) {
 		warnx("stats: daemon not reachable: %s", strerror(-r));
 		return EXIT_FAILURE;
 	}
-	fputs(buf, stdout);
-	return EXIT_SUCCESS;
+	return finish(EXIT_SUCCESS);
 }
 
 int main(int argc, char **argv)
@@ -664,6 +684,9 @@ int main(int argc, char **argv)
 		{ "info", cmd_info },
 		{ "run", cmd_run },
 		{ "stats", cmd_stats },
+		{ "enable", cmd_enable },
+		{ "disable", cmd_disable },
+		{ "status", cmd_status },
 	};
 
 	setlocale(LC_CTYPE, "");
