@@ -94,18 +94,29 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 PRELOADDIR   ?= $(LIBDIR)/mountcache
 UNITDIR      ?= $(PREFIX)/lib/systemd/system
 
+# Files that embed an install path (the unit's ExecStart, the CLI's preload
+# path) depend on this stamp, rewritten only when a path changes: a
+# `make install PREFIX=/usr` after a plain `make` rebuilds them.
+PATHS_STAMP := $(B)/install-paths
+INSTALL_PATHS = $(SBINDIR) $(PRELOADDIR)
+$(PATHS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(INSTALL_PATHS)' | cmp -s - $@ || echo '$(INSTALL_PATHS)' > $@
+FORCE:
+
 install: install-preload
 install-preload: $(PRELOAD)
-	install -d $(DESTDIR)$(PRELOADDIR)
+	install -d $(DESTDIR)$(PRELOADDIR) $(DESTDIR)$(MANDIR)/man7
 	install -m 0755 $(PRELOAD) $(DESTDIR)$(PRELOADDIR)/libmountcache-preload.so
+	install -m 0644 preload/mountcache-preload.7 $(DESTDIR)$(MANDIR)/man7/mountcache-preload.7
 
 uninstall: uninstall-preload
 uninstall-preload:
-	rm -f $(DESTDIR)$(PRELOADDIR)/libmountcache-preload.so
+	rm -f $(DESTDIR)$(PRELOADDIR)/libmountcache-preload.so $(DESTDIR)$(MANDIR)/man7/mountcache-preload.7
 	-rmdir $(DESTDIR)$(PRELOADDIR)
 
 # Each area keeps its own targets beside its code.
 -include bench/bench.mk cache/api/api.mk cache/daemon/daemon.mk cache/cli/cli.mk tests/fuzz.mk
 
-.PHONY: all deps test check clean install uninstall install-preload uninstall-preload
+.PHONY: all deps test check clean install uninstall install-preload uninstall-preload FORCE
 .DELETE_ON_ERROR:

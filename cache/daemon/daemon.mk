@@ -6,19 +6,20 @@ $(B)/mountcached: cache/daemon/mountcached.c cache/proto.h $(B)/libmcengine.a
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libmcengine.a $(LDFLAGS) -lpthread
 
 # The unit names the daemon where it is installed (SBINDIR).
-$(B)/mountcached.service: cache/daemon/mountcached.service.in
+$(B)/mountcached.service: cache/daemon/mountcached.service.in $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
-	sed 's|@SBINDIR@|$(SBINDIR)|g' $< > $@
+	sed 's|@SBINDIR@|$(SBINDIR)|g' cache/daemon/mountcached.service.in > $@
 
 install-daemon: $(B)/mountcached $(B)/mountcached.service
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/mountcached $(DESTDIR)$(SBINDIR)/mountcached
 	install -m 0644 $(B)/mountcached.service $(DESTDIR)$(UNITDIR)/mountcached.service
 	install -m 0644 cache/daemon/mountcached.socket $(DESTDIR)$(UNITDIR)/mountcached.socket
+	install -m 0644 cache/daemon/mountcached.8 $(DESTDIR)$(MANDIR)/man8/mountcached.8
 
 uninstall-daemon:
 	rm -f $(DESTDIR)$(SBINDIR)/mountcached $(DESTDIR)$(UNITDIR)/mountcached.service \
-		$(DESTDIR)$(UNITDIR)/mountcached.socket
+		$(DESTDIR)$(UNITDIR)/mountcached.socket $(DESTDIR)$(MANDIR)/man8/mountcached.8
 
 install: install-daemon
 uninstall: uninstall-daemon
