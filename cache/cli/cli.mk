@@ -2,6 +2,7 @@
 # public library's archive, as any user of the API would. Included by the
 # top Makefile.
 all: $(B)/mountcache
+programs: $(B)/mountcache
 
 CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard cache/cli/*.c))
 

@@ -1,6 +1,7 @@
 # cache/daemon/daemon.mk: mountcached, the refresher daemon, and its systemd
 # units (socket-activated). Included by the top Makefile.
 all: $(B)/mountcached $(B)/mountcached.service
+programs: $(B)/mountcached $(B)/mountcached.service
 
 $(B)/mountcached: cache/daemon/mountcached.c cache/proto.h $(B)/libmcengine.a
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libmcengine.a $(LDFLAGS) -lpthread
