@@ -194,6 +194,14 @@ suid_cmds=(
 	"$tmp/suidcat /proc/self/mountinfo"
 	"$tmp/suidcat /proc/self/mounts"
 )
+if [ -n "$PRE_RT" ]; then
+	# In a sanitizer build, su's libcap-ng calls open() from its
+	# constructor before the ASan runtime has set itself up, and our
+	# instrumented open() faults on the shadow memory: the runtime's
+	# limit, not ours (the plain build runs su).
+	echo "hostwide: su left out in a sanitizer build (ASan not yet initialised in libcap-ng's constructor)"
+	unset 'suid_cmds[3]'
+fi
 suid_run() {     # suid_run DIR
 	mkdir -p "$1"
 	for i in "${!suid_cmds[@]}"; do
