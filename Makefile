@@ -131,7 +131,10 @@ deb:
 	rm -rf $(DEB_DIR)
 	mkdir -p $(DEB_DIR)/src
 	tar -c --exclude=./build --exclude=./.git --exclude='./.ci' . | tar -x -C $(DEB_DIR)/src
-	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc --no-sign -j2
+	# Not our make's flags (SANITIZE=..., -j, the jobserver): the package
+	# is built by debian/rules alone.
+	cd $(DEB_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u SANITIZE \
+		dpkg-buildpackage -b -us -uc --no-sign -j2
 	rm -rf $(DEB_DIR)/src
 	ls -l $(DEB_DIR)/*.deb
 	if command -v lintian >/dev/null; then lintian --fail-on error --info $(DEB_DIR)/*.changes; fi

@@ -22,7 +22,8 @@ case ${1:-} in
 	sum >"$tmp/host-before"
 	# The packages are built without sanitizers (debian/rules), whatever
 	# the build under test; so each pass builds them alike.
-	nice make -s deb DEB_DIR="$tmp/deb" >"$tmp/deb.log" 2>&1
+	# run.sh may run under `make check SANITIZE=...`: none of its flags.
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE nice make -s deb DEB_DIR="$tmp/deb" >"$tmp/deb.log" 2>&1
 	rc=$?
 	fails=0
 	if [ $rc -ne 0 ]; then
