@@ -23,10 +23,6 @@
 #ifndef MC_VERSION
 #define MC_VERSION "0"
 #endif
-/* Where `make install` puts the preload (PRELOADDIR in the top Makefile). */
-#ifndef MC_PRELOAD_INSTALLED
-#define MC_PRELOAD_INSTALLED "/usr/local/lib/mountcache/libmountcache-preload.so"
-#endif
 
 #define EXIT_NOT_MOUNTPOINT 32   /* mountpoint(1) */
 
@@ -70,25 +66,6 @@ static const char usage_text[] =
 	"\n"
 	"Environment: MOUNTCACHE_BACKEND=snapshot|statmount, MOUNTCACHE_DEBUG=1.\n"
 	"See mountcache(1).\n";
-
-void warnx(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("mountcache: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-int usage_error(const char *fmt, const char *arg)
-{
-	fputs("mountcache: ", stderr);
-	fprintf(stderr, fmt, arg);
-	fputs("\nTry 'mountcache --help' for more information.\n", stderr);
-	return EXIT_FAILURE;
-}
 
 /* Flush stdout and report a write error (a full disk, a closed pipe). */
 static int finish(int rc)
@@ -589,32 +566,6 @@ static int cmd_is_mountpoint(int argc, char **argv)
 
 /* ---- run ------------------------------------------------------------------- */
 
-/* The preload beside this binary (the build tree: build/mountcache and
- * build/libmountcache-preload.so), else the installed one, found from this binary
- * first (PREFIX/bin/../lib/mountcache) so that a moved tree still works. */
-char *find_preload(void)
-{
-	static const char *const rel[] = { "libmountcache-preload.so", "../lib/mountcache/libmountcache-preload.so" };
-	char exe[PATH_MAX], path[PATH_MAX + 64];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-
-	if (n > 0) {
-		char *slash;
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash)
-			slash[1] = '\0';
-		for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-			snprintf(path, sizeof path, "%s%s", exe, rel[i]);
-			if (access(path, R_OK) == 0)
-				return realpath(path, NULL);
-		}
-	}
-	if (access(MC_PRELOAD_INSTALLED, R_OK) == 0)
-		return xstrdup(MC_PRELOAD_INSTALLED);
-	return NULL;
-}
-
 static int cmd_run(int argc, char **argv)
 {
 	const char *old;
@@ -651,17 +602,6 @@ static int cmd_run(int argc, char **argv)
 }
 
 /* ---- main ------------------------------------------------------------------ */
-
-int print_daemon_stats(FILE *f)
-{
-	char buf[4096];
-	int r = mountcache_daemon_stats(buf, sizeof buf);
-	if (r < 0)
-		return r;
-	if (f)
-		fputs(buf, f);
-	return 0;
-}
 
 static int cmd_stats(int argc __attribute__((unused)), char **argv __attribute__((unused)))
 {

@@ -6,7 +6,7 @@ programs: $(B)/mountcache
 
 CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard cache/cli/*.c))
 
-$(B)/cache/cli/cli.o: $(PATHS_STAMP)
+$(B)/cache/cli/common.o: $(PATHS_STAMP)
 $(CLI_OBJ): CFLAGS += -Icache/include -DMC_VERSION='"$(API_VERSION)"' \
 	-DMC_PRELOAD_INSTALLED='"$(PRELOADDIR)/libmountcache-preload.so"'
 
