@@ -498,8 +498,9 @@ static int dropin_enable(const struct opts *o, const char *unit, const char *lib
 		r = -EEXIST;
 		goto out;
 	}
-	/* A later Environment=LD_PRELOAD in the unit's own files wins over
-	 * this one: drop-ins are read after the unit, in name order. */
+	/* Drop-ins are read after the unit file, and the last Environment=
+	 * of a variable wins: this replaces an LD_PRELOAD the unit sets with
+	 * Environment= (one from an EnvironmentFile= wins over it). */
 	snprintf(text, sizeof text,
 		 DROPIN_MARK " --unit %s`; `mountcache disable` removes it.\n"
 		 "[Service]\n"
