@@ -6,8 +6,11 @@ SANITIZE ?=
 # builds into build/address-undefined and runs the whole suite against it.
 comma   := ,
 B       := build$(if $(SANITIZE),/$(subst $(comma),-,$(SANITIZE)))
+# debhelper, fakeroot, lintian, dpkg-dev: `make deb` (tests/e2e/packaging.sh);
+# systemd: systemd-socket-activate and systemd-analyze (tests/e2e/socketunit.sh).
 PKGS    := libmount-dev uthash-dev libcmocka-dev pkg-config gnuplot-nox python3-psutil util-linux \
-	   clang libclang-rt-14-dev
+	   clang libclang-rt-14-dev \
+	   debhelper fakeroot lintian dpkg-dev systemd
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -fvisibility=hidden -fPIC -D_GNU_SOURCE -Icache
@@ -94,18 +97,50 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 PRELOADDIR   ?= $(LIBDIR)/mountcache
 UNITDIR      ?= $(PREFIX)/lib/systemd/system
 
+# Files that embed an install path (the unit's ExecStart, the CLI's preload
+# path) depend on this stamp, rewritten only when a path changes: a
+# `make install PREFIX=/usr` after a plain `make` rebuilds them.
+PATHS_STAMP := $(B)/install-paths
+INSTALL_PATHS = $(SBINDIR) $(PRELOADDIR)
+$(PATHS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(INSTALL_PATHS)' | cmp -s - $@ || echo '$(INSTALL_PATHS)' > $@
+FORCE:
+
+# `programs`: only what `make install` installs (each fragment adds its
+# own), without the tests' and benches' build dependencies.
+programs: $(PRELOAD)
+
 install: install-preload
 install-preload: $(PRELOAD)
-	install -d $(DESTDIR)$(PRELOADDIR)
+	install -d $(DESTDIR)$(PRELOADDIR) $(DESTDIR)$(MANDIR)/man7
 	install -m 0755 $(PRELOAD) $(DESTDIR)$(PRELOADDIR)/libmountcache-preload.so
+	install -m 0644 preload/mountcache-preload.7 $(DESTDIR)$(MANDIR)/man7/mountcache-preload.7
 
 uninstall: uninstall-preload
 uninstall-preload:
-	rm -f $(DESTDIR)$(PRELOADDIR)/libmountcache-preload.so
+	rm -f $(DESTDIR)$(PRELOADDIR)/libmountcache-preload.so $(DESTDIR)$(MANDIR)/man7/mountcache-preload.7
 	-rmdir $(DESTDIR)$(PRELOADDIR)
+
+# Debian packages (debian/), built by debhelper in a copy of the tree under
+# $(DEB_DIR)/src (dpkg-buildpackage writes to the parent of the tree it
+# builds), so the packages land in $(DEB_DIR): mountcache, libmountcache1,
+# libmountcache-dev. Lintian's verdict is printed; errors fail the build.
+DEB_DIR := build/deb
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	tar -c --exclude=./build --exclude=./.git --exclude='./.ci' . | tar -x -C $(DEB_DIR)/src
+	# Not our make's flags (SANITIZE=..., -j, the jobserver): the package
+	# is built by debian/rules alone.
+	cd $(DEB_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u SANITIZE \
+		dpkg-buildpackage -b -us -uc --no-sign -j2
+	rm -rf $(DEB_DIR)/src
+	ls -l $(DEB_DIR)/*.deb
+	if command -v lintian >/dev/null; then lintian --fail-on error --info $(DEB_DIR)/*.changes; fi
 
 # Each area keeps its own targets beside its code.
 -include bench/bench.mk cache/api/api.mk cache/daemon/daemon.mk cache/cli/cli.mk tests/fuzz.mk
 
-.PHONY: all deps test check clean install uninstall install-preload uninstall-preload
+.PHONY: all programs deb deps test check clean install uninstall install-preload uninstall-preload FORCE
 .DELETE_ON_ERROR:

@@ -12,6 +12,7 @@ API_A      := $(B)/lib/libmountcache.a
 API_LIBS   := -lpthread
 
 all: $(API_SO) $(B)/lib/libmountcache.so $(API_A) $(B)/lib/pkgconfig/mountcache.pc
+programs: $(API_SO) $(B)/lib/libmountcache.so $(API_A)
 
 # The API and its users see the installed header; only the API also sees
 # the engine's private one (-Icache, in CFLAGS).

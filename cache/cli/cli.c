@@ -18,13 +18,10 @@
 #include <wctype.h>
 
 #include "mountcache.h"
+#include "cli.h"
 
 #ifndef MC_VERSION
 #define MC_VERSION "0"
-#endif
-/* Where `make install` puts the preload (PRELOADDIR in the top Makefile). */
-#ifndef MC_PRELOAD_INSTALLED
-#define MC_PRELOAD_INSTALLED "/usr/local/lib/mountcache/libmountcache-preload.so"
 #endif
 
 #define EXIT_NOT_MOUNTPOINT 32   /* mountpoint(1) */
@@ -36,6 +33,9 @@ static const char usage_text[] =
 	"  mountcache info PATH|ID [--json]\n"
 	"  mountcache run [--] COMMAND [ARG...]\n"
 	"  mountcache stats\n"
+	"  mountcache enable [--unit NAME]... [--library PATH] [--root DIR]\n"
+	"  mountcache disable [--unit NAME]... [--root DIR]\n"
+	"  mountcache status [--root DIR]\n"
 	"\n"
 	"Answer questions about the mount table of this mount namespace.\n"
 	"\n"
@@ -53,31 +53,19 @@ static const char usage_text[] =
 	"    -J, --json\n"
 	"  run             run COMMAND with the mountcache preload library\n"
 	"  stats           statistics from the mountcache daemon\n"
+	"  enable          preload the library host-wide (/etc/ld.so.preload), or\n"
+	"                  for each --unit NAME only (a systemd drop-in); refused\n"
+	"                  if the library cannot load in this architecture\n"
+	"    --library PATH  this preload, not the one that goes with the CLI\n"
+	"    --root DIR      edit DIR/etc/..., not /etc (also MOUNTCACHE_ROOT)\n"
+	"  disable         undo enable: for each --unit NAME, or everywhere\n"
+	"  status          where the preload is on, and the daemon's counters\n"
 	"\n"
 	"  -h, --help      this text\n"
 	"  -V, --version\n"
 	"\n"
 	"Environment: MOUNTCACHE_BACKEND=snapshot|statmount, MOUNTCACHE_DEBUG=1.\n"
 	"See mountcache(1).\n";
-
-static void __attribute__((format(printf, 1, 2))) warnx(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("mountcache: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static int usage_error(const char *fmt, const char *arg)
-{
-	fputs("mountcache: ", stderr);
-	fprintf(stderr, fmt, arg);
-	fputs("\nTry 'mountcache --help' for more information.\n", stderr);
-	return EXIT_FAILURE;
-}
 
 /* Flush stdout and report a write error (a full disk, a closed pipe). */
 static int finish(int rc)
@@ -578,32 +566,6 @@ static int cmd_is_mountpoint(int argc, char **argv)
 
 /* ---- run ------------------------------------------------------------------- */
 
-/* The preload beside this binary (the build tree: build/mountcache and
- * build/libmountcache-preload.so), else the installed one, found from this binary
- * first (PREFIX/bin/../lib/mountcache) so that a moved tree still works. */
-static char *find_preload(void)
-{
-	static const char *const rel[] = { "libmountcache-preload.so", "../lib/mountcache/libmountcache-preload.so" };
-	char exe[PATH_MAX], path[PATH_MAX + 64];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-
-	if (n > 0) {
-		char *slash;
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash)
-			slash[1] = '\0';
-		for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-			snprintf(path, sizeof path, "%s%s", exe, rel[i]);
-			if (access(path, R_OK) == 0)
-				return realpath(path, NULL);
-		}
-	}
-	if (access(MC_PRELOAD_INSTALLED, R_OK) == 0)
-		return xstrdup(MC_PRELOAD_INSTALLED);
-	return NULL;
-}
-
 static int cmd_run(int argc, char **argv)
 {
 	const char *old;
@@ -643,14 +605,12 @@ static int cmd_run(int argc, char **argv)
 
 static int cmd_stats(int argc __attribute__((unused)), char **argv __attribute__((unused)))
 {
-	char buf[4096];
-	int r = mountcache_daemon_stats(buf, sizeof buf);
+	int r = print_daemon_stats(stdout);
 	if (r < 0) {
 		warnx("stats: daemon not reachable: %s", strerror(-r));
 		return EXIT_FAILURE;
 	}
-	fputs(buf, stdout);
-	return EXIT_SUCCESS;
+	return finish(EXIT_SUCCESS);
 }
 
 int main(int argc, char **argv)
@@ -664,6 +624,9 @@ int main(int argc, char **argv)
 		{ "info", cmd_info },
 		{ "run", cmd_run },
 		{ "stats", cmd_stats },
+		{ "enable", cmd_enable },
+		{ "disable", cmd_disable },
+		{ "status", cmd_status },
 	};
 
 	setlocale(LC_CTYPE, "");

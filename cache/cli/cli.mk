@@ -2,12 +2,16 @@
 # public library's archive, as any user of the API would. Included by the
 # top Makefile.
 all: $(B)/mountcache
+programs: $(B)/mountcache
 
-$(B)/cache/cli/cli.o: CFLAGS += -Icache/include -DMC_VERSION='"$(API_VERSION)"' \
+CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard cache/cli/*.c))
+
+$(B)/cache/cli/common.o: $(PATHS_STAMP)
+$(CLI_OBJ): CFLAGS += -Icache/include -DMC_VERSION='"$(API_VERSION)"' \
 	-DMC_PRELOAD_INSTALLED='"$(PRELOADDIR)/libmountcache-preload.so"'
 
-$(B)/mountcache: $(B)/cache/cli/cli.o $(API_A)
-	$(CC) -o $@ $< $(API_A) $(LDFLAGS) $(API_LIBS)
+$(B)/mountcache: $(CLI_OBJ) $(API_A)
+	$(CC) -o $@ $(CLI_OBJ) $(API_A) $(LDFLAGS) $(API_LIBS) -ldl
 
 install-cli: $(B)/mountcache
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

@@ -1,23 +1,27 @@
 # cache/daemon/daemon.mk: mountcached, the refresher daemon, and its systemd
-# unit. Included by the top Makefile.
+# units (socket-activated). Included by the top Makefile.
 all: $(B)/mountcached $(B)/mountcached.service
+programs: $(B)/mountcached $(B)/mountcached.service
 
 DAEMON_SRC := cache/daemon/mountcached.c cache/daemon/incremental.c
 $(B)/mountcached: $(DAEMON_SRC) cache/daemon/incremental.h cache/proto.h $(B)/libmcengine.a
 	$(CC) $(CFLAGS) -o $@ $(DAEMON_SRC) $(B)/libmcengine.a $(LDFLAGS) -lpthread
 
 # The unit names the daemon where it is installed (SBINDIR).
-$(B)/mountcached.service: cache/daemon/mountcached.service.in
+$(B)/mountcached.service: cache/daemon/mountcached.service.in $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
-	sed 's|@SBINDIR@|$(SBINDIR)|g' $< > $@
+	sed 's|@SBINDIR@|$(SBINDIR)|g' cache/daemon/mountcached.service.in > $@
 
 install-daemon: $(B)/mountcached $(B)/mountcached.service
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/mountcached $(DESTDIR)$(SBINDIR)/mountcached
 	install -m 0644 $(B)/mountcached.service $(DESTDIR)$(UNITDIR)/mountcached.service
+	install -m 0644 cache/daemon/mountcached.socket $(DESTDIR)$(UNITDIR)/mountcached.socket
+	install -m 0644 cache/daemon/mountcached.8 $(DESTDIR)$(MANDIR)/man8/mountcached.8
 
 uninstall-daemon:
-	rm -f $(DESTDIR)$(SBINDIR)/mountcached $(DESTDIR)$(UNITDIR)/mountcached.service
+	rm -f $(DESTDIR)$(SBINDIR)/mountcached $(DESTDIR)$(UNITDIR)/mountcached.service \
+		$(DESTDIR)$(UNITDIR)/mountcached.socket $(DESTDIR)$(MANDIR)/man8/mountcached.8
 
 install: install-daemon
 uninstall: uninstall-daemon

@@ -26,6 +26,7 @@
  * dropped (non-blocking sends), so none can starve the others. Connections
  * are bounded per uid too (see admit()): no user can hold every slot. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -530,6 +531,45 @@ static void start_incremental(void)
 	watch(ffd, EPOLLIN, &k_incr);
 }
 
+/* The socket systemd passes (mountcached.socket), or -1 when we were not
+ * socket-activated. The protocol is sd_listen_fds(3)'s: LISTEN_PID names us,
+ * LISTEN_FDS counts the fds from 3 on. We take exactly one, and only an
+ * AF_UNIX SOCK_SEQPACKET socket that listens: anything else is a unit
+ * written wrong, and serving on it would fail in a way no client explains,
+ * so we refuse to start. The variables are dropped so that nothing we
+ * start later (we start nothing today) takes the fd for its own. */
+static int activated_fd(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	int type = 0, acc = 0;
+	struct sockaddr_un sa;
+	socklen_t tlen = sizeof type, alen = sizeof acc, slen = sizeof sa;
+
+	if (!pid || !fds || strtol(pid, NULL, 10) != getpid())
+		return -1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (strcmp(fds, "1") != 0) {
+		fprintf(stderr, "mountcached: LISTEN_FDS=%s: expected exactly one socket\n", fds);
+		exit(1);
+	}
+	if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
+	    getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0 ||
+	    getsockname(3, (struct sockaddr *)&sa, &slen) < 0)
+		die("passed fd 3");
+	if (sa.sun_family != AF_UNIX || type != SOCK_SEQPACKET || !acc) {
+		fprintf(stderr, "mountcached: passed fd 3 is not a listening AF_UNIX "
+			"SOCK_SEQPACKET socket (ListenSequentialPacket= in the .socket unit)\n");
+		exit(1);
+	}
+	/* systemd passes it blocking and inheritable; we accept from epoll. */
+	if (fcntl(3, F_SETFL, fcntl(3, F_GETFL) | O_NONBLOCK) < 0 ||
+	    fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+		die("passed fd 3");
+	return 3;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: mountcached [--socket PATH] [--max-age-ms MS]\n\n"
@@ -615,7 +655,12 @@ int main(int argc, char **argv)
 	/* Before the socket appears: its first read takes a while. */
 	if (incremental)
 		start_incremental();
-	int lfd = listen_on(sock_path);
+	/* Socket-activated, the socket and its path are systemd's: we neither
+	 * create nor unlink it. */
+	int lfd = activated_fd();
+	bool activated = lfd >= 0;
+	if (!activated)
+		lfd = listen_on(sock_path);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	/* Ticks for refresh_ahead(): an eighth of the maximum age, 20 ms to 10 s. */
@@ -628,7 +673,8 @@ int main(int argc, char **argv)
 	watch(lfd, EPOLLIN, &k_listen);
 	watch(sfd, EPOLLIN, &k_signal);
 	watch(tfd, EPOLLIN, &k_timer);
-	fprintf(stderr, "mountcached: listening on %s\n", sock_path);
+	fprintf(stderr, "mountcached: listening on %s\n",
+		activated ? "the socket systemd passed" : sock_path);
 
 	for (;;) {
 		struct epoll_event ev[64];
@@ -655,7 +701,8 @@ int main(int argc, char **argv)
 			if (k == K_LISTEN) {
 				accept_client(lfd);
 			} else if (k == K_SIGNAL) {
-				unlink(sock_path);
+				if (!activated)
+					unlink(sock_path);
 				fprintf(stderr, "mountcached: stopped\n");
 				return 0;
 			} else if (k == K_TIMER) {

@@ -1,0 +1,102 @@
+#!/bin/bash
+# `mountcache enable | disable | status` on scratch copies of the files
+# (--root and MOUNTCACHE_ROOT): round trips keep every other line and end
+# byte for byte where they began; every refusal (missing library, text
+# file, truncated library, another architecture, an executable) exits
+# non-zero with a message and changes nothing (checksums of the whole
+# scratch root before and after).
+set -u
+. "$(dirname "$0")/lib.sh"
+
+scratch enable
+M=$B/mountcache
+LIB=$(realpath "$B/libmountcache-preload.so")
+fails=0 cases=0
+check() {        # check NAME COND-COMMAND...
+	local name=$1; shift
+	cases=$((cases + 1))
+	if "$@"; then echo "ok: $name"; else echo "FAIL: $name"; fails=$((fails + 1)); fi
+}
+R=$tmp/root
+mkdir -p "$R/etc/systemd/system/other.service.d"
+printf '/usr/lib/libother.so\n# not a comment to ld.so, but kept\n/lib/x86_64-linux-gnu/libtwo.so\n' >"$R/etc/ld.so.preload"
+chmod 0640 "$R/etc/ld.so.preload"
+printf '[Service]\nNice=5\n' >"$R/etc/systemd/system/other.service.d/override.conf"
+sums() { (cd "$R" && find . -print0 | sort -z | xargs -0 stat -c '%n %a %s' && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
+sums >"$tmp/before"
+
+# 1. Host-wide round trip.
+"$M" enable --root "$R" >"$tmp/out" 2>&1
+check "enable: exit 0" test $? -eq 0
+check "enable: the library's line appended" test "$(tail -n 1 "$R/etc/ld.so.preload")" = "$LIB"
+check "enable: the other three lines kept, in order" \
+	sh -c 'head -n 3 "$0/etc/ld.so.preload" | cmp -s - "$1"' "$R" <(printf '/usr/lib/libother.so\n# not a comment to ld.so, but kept\n/lib/x86_64-linux-gnu/libtwo.so\n')
+check "enable: mode kept (0640)" test "$(stat -c %a "$R/etc/ld.so.preload")" = 640
+check "enable: no temporary file left" test -z "$(find "$R/etc" -name '.mountcache.*')"
+"$M" enable --root "$R" >/dev/null 2>&1
+check "enable twice: one line" test "$(grep -c -x "$LIB" "$R/etc/ld.so.preload")" = 1
+MOUNTCACHE_ROOT=$R "$M" status >"$tmp/status"
+check "status: host-wide on, naming the library" grep -q "^host-wide: on, .*preloads $LIB\$" "$tmp/status"
+check "status: says whether the daemon answers" grep -q '^daemon: \(answers\|not answering\)' "$tmp/status"
+
+# 2. Per unit.
+"$M" enable --root "$R" --unit udisks2 --unit collectd.service >/dev/null
+f=$R/etc/systemd/system/udisks2.service.d/mountcache-preload.conf
+check "enable --unit: drop-in for udisks2.service" grep -qx "Environment=LD_PRELOAD=$LIB" "$f"
+check "enable --unit: drop-in for collectd.service" test -f "$R/etc/systemd/system/collectd.service.d/mountcache-preload.conf"
+MOUNTCACHE_ROOT=$R "$M" status >"$tmp/status"
+check "status: both units listed" sh -c 'grep -q "unit: on for udisks2.service" "$0" && grep -q "unit: on for collectd.service" "$0"' "$tmp/status"
+"$M" disable --root "$R" --unit collectd >/dev/null
+check "disable --unit: that drop-in only" sh -c '! test -e "$0/etc/systemd/system/collectd.service.d" && test -f "$1"' "$R" "$f"
+printf '[Service]\nEnvironment=FOO=1\n' >"$R/etc/systemd/system/other.service.d/mountcache-preload.conf"
+"$M" enable --root "$R" --unit other >"$tmp/out" 2>&1
+check "enable --unit: a same-named file not ours is refused" sh -c 'test $0 -ne 0 && grep -q "not written by mountcache" "$1"' $? "$tmp/out"
+"$M" disable --root "$R" >"$tmp/out" 2>&1
+check "disable: exit 0" test $? -eq 0
+check "disable: a drop-in not ours is left alone" grep -q FOO=1 "$R/etc/systemd/system/other.service.d/mountcache-preload.conf"
+rm "$R/etc/systemd/system/other.service.d/mountcache-preload.conf"
+sums >"$tmp/after"
+check "round trip: the scratch root as it was (lines, modes, other drop-ins)" cmp -s "$tmp/before" "$tmp/after"
+"$M" disable --root "$R" >"$tmp/out" 2>&1
+check "disable again: nothing to do, exit 0" sh -c 'test $0 -eq 0 && grep -q "not enabled anywhere" "$1"' $? "$tmp/out"
+
+# 3. No ld.so.preload yet: enable makes it, disable takes it away again.
+R2=$tmp/root2; mkdir -p "$R2/etc"
+"$M" enable --root "$R2" >/dev/null && "$M" disable --root "$R2" >/dev/null
+check "no file before: none after the round trip" test ! -e "$R2/etc/ld.so.preload"
+
+# 4. Refusals: non-zero, a message, nothing changed.
+printf 'just text\n' >"$tmp/text.so"
+head -c 4096 "$LIB" >"$tmp/trunc.so"
+cp "$LIB" "$tmp/aarch64.so"     # e_machine (offset 18) = 183, EM_AARCH64
+printf '\267\000' | dd of="$tmp/aarch64.so" bs=1 seek=18 conv=notrunc status=none
+cp "$LIB" "$tmp/i386.so"        # EI_CLASS = ELFCLASS32, e_machine = 3, EM_386
+printf '\001' | dd of="$tmp/i386.so" bs=1 seek=4 conv=notrunc status=none
+printf '\003\000' | dd of="$tmp/i386.so" bs=1 seek=18 conv=notrunc status=none
+refuse() {      # refuse NAME LIBRARY MESSAGE [--unit U]
+	local name=$1 lib=$2 msg=$3; shift 3
+	sums >"$tmp/b"
+	"$M" enable --root "$R" --library "$lib" "$@" >"$tmp/out" 2>&1
+	local rc=$?
+	sums >"$tmp/a"
+	check "refused, $name: exit $rc, says '$msg'" sh -c 'test $0 -ne 0 && grep -q "$1" "$2"' $rc "$msg" "$tmp/out"
+	check "refused, $name: nothing changed" cmp -s "$tmp/b" "$tmp/a"
+}
+refuse "missing library" "$tmp/none.so" "library missing"
+refuse "a text file" "$tmp/text.so" "not loadable: not an ELF file"
+refuse "a truncated library" "$tmp/trunc.so" "not loadable"
+refuse "an aarch64 ELF" "$tmp/aarch64.so" "wrong architecture: 64-bit machine 183"
+refuse "an i386 ELF" "$tmp/i386.so" "wrong architecture: 32-bit machine 3"
+refuse "an executable" "$M" "not loadable"
+refuse "a directory" "$tmp" "not a regular file"
+refuse "an aarch64 ELF, --unit" "$tmp/aarch64.so" "wrong architecture" --unit udisks2
+refuse "a bad unit name" "$LIB" "not a systemd unit name" --unit "../x"
+
+# 5. A line of ours that no longer loads (the library moved away) is
+# replaced by the proven one, not kept beside it.
+printf '/gone/mountcache/libmountcache-preload.so\n/usr/lib/libother.so\n' >"$R/etc/ld.so.preload"
+"$M" enable --root "$R" >/dev/null
+check "enable: a stale line of ours replaced" sh -c '! grep -q /gone/ "$0" && grep -qx "$1" "$0" && grep -qx /usr/lib/libother.so "$0"' "$R/etc/ld.so.preload" "$LIB"
+
+echo "enable: $cases cases, $fails failed"
+[ "$fails" -eq 0 ]
