@@ -341,6 +341,14 @@ int mc_view_snapshot_at(struct mc_view *v, int procdir, bool force, struct mc_sn
 		}
 		r = capture(v, procdir, ret_snap);
 	}
+	/* Whenever v->snap was not served, still_fresh() may have consumed
+	 * the change event that condemned it (or our fd was reopened, with a
+	 * new baseline): if nothing replaced it, a later quiet poll() would
+	 * prove nothing about it. It must never be served again. */
+	if (r < 0 && v->snap) {
+		mc_snap_unref(v->snap);
+		v->snap = NULL;
+	}
 	pthread_mutex_unlock(&v->lock);
 	return r;
 }

@@ -25,7 +25,7 @@ case ${MC_SANITIZE:-} in
 *address*) echo "faults: skipped in an ASan build (the plain build runs them)"; exit 77 ;;
 esac
 
-for f in faultinj.so faultinj_daemon mtdump mtreader mountcached mkmounts libmountcache-preload.so; do
+for f in faultinj.so faultinj_daemon mtdump mtreader freshcheck mountcached mkmounts libmountcache-preload.so; do
 	[ -e "$B/$f" ] || { echo "faults: $B/$f missing (make all)"; exit 77; }
 done
 if [ "${1:-}" != --inside ]; then
@@ -220,6 +220,17 @@ for m in close half hang trunc badseq nofd twofd notmemfd oversize wrongfmt stat
 	[ -z "$left" ] || fail "hostile daemon $m: fds left in the reader: $left"
 	kill "$fpid"; wait "$fpid" 2>/dev/null; fpid=; rm -f "$fsock"
 done
+# A daemon that answers once per connection, then times out: a change the
+# client's poll() saw before its request timed out must still show in the
+# next read, through whichever fd (never the snapshot it held before).
+"$B/faultinj_daemon" --socket "$fsock" --mode relayhang --upstream "$sock" & fpid=$!
+for _ in $(seq 100); do [ -S "$fsock" ] && break; sleep 0.02; done
+env -u MOUNTCACHE_NO_DAEMON -u MOUNTCACHE_SERVE_FIRST MOUNTCACHE_SOCKET="$fsock" \
+	LD_PRELOAD="$B/libmountcache-preload.so" timeout 60 "$B/freshcheck" --rounds 8 > "$tmp/fresh" 2>&1
+rc=$?
+runs=$((runs + 1))
+[ $rc -eq 0 ] || fail "fresh after a daemon timeout: exit $rc: $(tail -n 3 "$tmp/fresh")"
+kill "$fpid"; wait "$fpid" 2>/dev/null; fpid=; rm -f "$fsock"
 stop_daemon
 
 # ---- 5. threads, with our allocations failing ------------------------------

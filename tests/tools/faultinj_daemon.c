@@ -20,7 +20,9 @@
  *   status    status EIO with a sealed memfd attached
  *   flaky     relay to the real daemon at --upstream, but on every other
  *             request close the connection after half a header
- *   relay     relay to --upstream faithfully (the positive control) */
+ *   relay     relay to --upstream faithfully (the positive control)
+ *   relayhang relay the first request of each connection, then hang: the
+ *             client holds a snapshot when its next request times out */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -108,11 +110,15 @@ static void serve(int c)
 		} else if (!strcmp(mode, "half")) {
 			send(c, &rep, sizeof rep / 2, MSG_NOSIGNAL);
 			return;
-		} else if (!strcmp(mode, "hang")) {
+		} else if (!strcmp(mode, "hang") || (!strcmp(mode, "relayhang") && count > 1)) {
 			/* until the client gives up and closes */
 			while (recv(c, &req, sizeof req, 0) > 0)
 				;
 			return;
+		} else if (!strcmp(mode, "relayhang")) {
+			if (!relay(c, u, &req, false))
+				return;
+			continue;
 		} else if (!strcmp(mode, "flaky") || !strcmp(mode, "relay")) {
 			if (!relay(c, u, &req, !strcmp(mode, "flaky") && count % 2 == 1))
 				return;
