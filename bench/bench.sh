@@ -41,7 +41,7 @@ consumer_runs() {
 		if [ "$size" -ge 10000 ]; then
 			[ "$load" = quiet ] && runs=2 || runs=1
 		fi ;;
-	"first read (fresh process)")
+	"first read (fresh process)"|"first 4 KiB (fresh process)")
 		runs=$((runs * 2 + 1)); [ $runs -gt 21 ] && runs=21 ;;
 	esac
 	echo "$runs"
@@ -91,6 +91,7 @@ one() {
 consumers() {
 	one "raw read loop (warm)" loop "$B/bench_read" raw
 	one "first read (fresh process)" once "$B/bench_read" first
+	one "first 4 KiB (fresh process)" once "$B/bench_read" first4k
 	one "fopen+getline" loop "$B/bench_read" getline
 	one "getmntent" loop "$B/bench_read" getmntent
 	one "cat" proc cat /proc/self/mountinfo

@@ -20,6 +20,9 @@
  *   raw        open + read(64 KiB) loop + close of /proc/self/mountinfo
  *   raw4k      the same with 4 KiB reads
  *   first      one raw read (iters 1, warmup 0): spawn fresh processes
+ *   first4k    one open + one read(4 KiB) + close (iters 1, warmup 0): a
+ *              fresh process that reads the first page and stops, as
+ *              `head`, `grep -q` or `grep >/dev/null` do
  *   getline    fopen + getline loop + fclose
  *   getmntent  setmntent(/proc/self/mounts) + getmntent loop + endmntent
  *   libmount   mnt_table_parse_mtab() into a new table
@@ -105,6 +108,21 @@ static int do_raw(struct ctx *c, size_t *ret_bytes)
 static int do_raw4k(struct ctx *c, size_t *ret_bytes)
 {
 	return read_loop(file_or(c, "/proc/self/mountinfo"), 4096, ret_bytes);
+}
+
+/* The first page only: what a process that stops early pays. */
+static int do_first4k(struct ctx *c, size_t *ret_bytes)
+{
+	static char buf[4096];
+	int fd = open(file_or(c, "/proc/self/mountinfo"), O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, sizeof buf);
+	int r = n < 0 ? -errno : 0;
+	close(fd);
+	*ret_bytes = n > 0 ? (size_t)n : 0;
+	return r;
 }
 
 /* What one system call costs here: 1,000 raw getppid() calls per
@@ -314,6 +332,7 @@ static const struct mode modes[] = {
 	{ "raw", do_raw, NULL },
 	{ "raw4k", do_raw4k, NULL },
 	{ "first", do_raw, NULL },
+	{ "first4k", do_first4k, NULL },
 	{ "getline", do_getline, NULL },
 	{ "getmntent", do_getmntent, "/proc/self/mounts" },
 	{ "libmount", do_libmount, "/proc/self/mountinfo" },
@@ -361,7 +380,7 @@ static int cmp_double(const void *a, const void *b)
 static void __attribute__((noreturn)) usage(void)
 {
 	fputs("usage: bench_read MODE [--iters K] [--warmup W] [--min-ms T] [--file PATH]\n"
-	      "modes: raw raw4k first getline getmntent libmount listmount capture parse view snapsize syscall\n",
+	      "modes: raw raw4k first first4k getline getmntent libmount listmount capture parse view snapsize syscall\n",
 	      stderr);
 	exit(2);
 }
@@ -405,11 +424,13 @@ int main(int argc, char **argv)
 	}
 	if (!m->run)
 		return snapsize(&c);
-	/* first: the one read of a process that reads once; nothing before. */
+	/* first, first4k: the one read of a process that reads once; nothing
+	 * before. */
+	bool once = strncmp(m->name, "first", 5) == 0;
 	if (iters < 0)
-		iters = m->run == do_raw && strcmp(m->name, "first") == 0 ? 1 : 100;
+		iters = once ? 1 : 100;
 	if (warmup < 0)
-		warmup = strcmp(m->name, "first") == 0 ? 0 : 2;
+		warmup = once ? 0 : 2;
 	if (iters < 1)
 		usage();
 	if (setup(m, &c) < 0)
