@@ -293,6 +293,7 @@ t0=$SECONDS
 	echo "started $(date -u '+%F %T') UTC on $(uname -r), $(nproc) cores, build of $rev;" \
 		"load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "one system call (raw getppid) costs $(syscall_cost) us on this machine"
+	echo "one page fault (first write to an anonymous page) costs $(fault_cost) us on this machine"
 } >"$OUT/env.txt"
 cat "$OUT/env.txt"
 for n in $sizes; do
