@@ -41,7 +41,7 @@ consumer_runs() {
 		if [ "$size" -ge 10000 ]; then
 			[ "$load" = quiet ] && runs=2 || runs=1
 		fi ;;
-	"first read (fresh process)")
+	"first read (fresh process)"|"first 4 KiB (fresh process)")
 		runs=$((runs * 2 + 1)); [ $runs -gt 21 ] && runs=21 ;;
 	esac
 	echo "$runs"
@@ -91,6 +91,7 @@ one() {
 consumers() {
 	one "raw read loop (warm)" loop "$B/bench_read" raw
 	one "first read (fresh process)" once "$B/bench_read" first
+	one "first 4 KiB (fresh process)" once "$B/bench_read" first4k
 	one "fopen+getline" loop "$B/bench_read" getline
 	one "getmntent" loop "$B/bench_read" getmntent
 	one "cat" proc cat /proc/self/mountinfo
@@ -292,6 +293,7 @@ t0=$SECONDS
 	echo "started $(date -u '+%F %T') UTC on $(uname -r), $(nproc) cores, build of $rev;" \
 		"load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "one system call (raw getppid) costs $(syscall_cost) us on this machine"
+	echo "one page fault (first write to an anonymous page) costs $(fault_cost) us on this machine"
 } >"$OUT/env.txt"
 cat "$OUT/env.txt"
 for n in $sizes; do

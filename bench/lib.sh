@@ -184,6 +184,15 @@ syscall_cost() {
 		awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^median_us=/) { split($i, a, "="); printf "%.2f\n", a[2] / 1000 } }'
 }
 
+# fault_cost: what one page fault (first write to a fresh anonymous page)
+# costs on this machine, in microseconds. A fresh process that reads once
+# pays one per page the preload touches for the first time (stack, data,
+# mappings): on this project's machine kind ~12 us, ten system calls.
+fault_cost() {
+	"$B/bench_read" pagefault --warmup 5 --iters 20 --min-ms 50 2>/dev/null |
+		awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^median_us=/) { split($i, a, "="); printf "%.2f\n", a[2] / 256 } }'
+}
+
 # print_table < rows: consumer, mode, median, min-max, speed-up.
 print_table() {
 	awk -F'\t' '
