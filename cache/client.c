@@ -81,11 +81,39 @@ bool mc_client_worth(void)
 	return !(v & 1);
 }
 
+static int conn_lost;                   /* atomic: see conn_still_ours() */
+static ino_t conn_ino;
+
 static void disconnect(void)
 {
-	if (conn >= 0)
+	if (conn >= 0 && !__atomic_exchange_n(&conn_lost, 0, __ATOMIC_ACQ_REL))
 		mc_sys_close(conn);
-	conn = -1;
+	__atomic_store_n(&conn, -1, __ATOMIC_RELAXED);
+}
+
+/* Our connection's number is the host program's to free: a close loop, a
+ * closefrom() or a dup2() over it. The preload reports every such free
+ * (mc_client_fd_freed, lock-free, from the host's thread); elsewhere (the
+ * daemon's own API users) one fstat() per request checks the socket is
+ * still the one we connected. A lost number is forgotten, never closed
+ * or written to: it may now hold the program's own file. */
+
+void mc_client_fd_freed(unsigned first, unsigned last)
+{
+	int c = __atomic_load_n(&conn, __ATOMIC_RELAXED);
+	if (c >= 0 && (unsigned)c >= first && (unsigned)c <= last)
+		__atomic_store_n(&conn_lost, 1, __ATOMIC_RELEASE);
+}
+
+static bool conn_still_ours(void)
+{
+	struct stat st;
+
+	if (__atomic_exchange_n(&conn_lost, 0, __ATOMIC_ACQ_REL))
+		return false;
+	if (mc_fds_watched)
+		return true;
+	return mc_sys_fstat(conn, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == conn_ino;
 }
 
 static int fail(int r)
@@ -128,7 +156,12 @@ static int connect_daemon(void)
 	if (high < 0)
 		return floor < 0 ? floor : -errno;
 	fd = high;
-	conn = fd;
+	struct stat st;
+	if (!mc_fds_watched && mc_sys_fstat(fd, &st) == 0)
+		conn_ino = st.st_ino;
+	__atomic_store_n(&conn_lost, 0, __ATOMIC_RELAXED);
+	mc_own_fd_note(fd);
+	__atomic_store_n(&conn, fd, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -208,6 +241,10 @@ static int ask(struct mc_req *req, struct mc_rep *rep, char *extra, size_t extra
 {
 	int r;
 
+	if (conn >= 0 && !conn_still_ours()) {
+		MC_DEBUG("daemon: our connection's number was reused, connecting anew");
+		__atomic_store_n(&conn, -1, __ATOMIC_RELAXED);
+	}
 	if (conn < 0 && (r = connect_daemon()) < 0)
 		return r;
 	req->seq = ++seq;

@@ -227,6 +227,9 @@ int mc_client_fetch(enum mc_format fmt, const struct mc_view_key *key, uint64_t 
 /* The daemon's statistics as text, into @buf. */
 int mc_client_stats(char *buf, size_t size);
 void mc_client_atfork_child(void);
+/* The host freed or replaced numbers @first..@last (see mc_fd_freed): if
+ * the daemon connection was one of them, it is forgotten, not closed. */
+void mc_client_fd_freed(unsigned first, unsigned last);
 
 /* ---- view.c ----------------------------------------------------------- */
 /* What a mount table file shows depends on the mount namespace and the root
@@ -274,7 +277,8 @@ void mc_views_invalidate(void);
  * replaced at or above mc_view_fd_low: the views then trust their fds
  * without an fstat() per use. */
 extern bool mc_fds_watched;
-extern unsigned mc_view_fd_low;
+extern unsigned mc_view_fd_low;         /* util.c: the lowest fd we ever held */
+void mc_own_fd_note(int fd);            /* util.c: note one we now hold */
 void mc_views_fd_freed(unsigned first, unsigned last);
 static inline void mc_fd_freed(unsigned first, unsigned last)
 {

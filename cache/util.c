@@ -1,6 +1,7 @@
 /* util.c: the growable buffer, the debug switch and the fd floor shared by
  * every layer. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,4 +138,16 @@ pid_t mc_pid(void)
 	pid_t *p = __atomic_load_n(&pid_page, __ATOMIC_ACQUIRE);
 	pid_t me = p ? __atomic_load_n(p, __ATOMIC_RELAXED) : 0;
 	return likely(me) ? me : pid_slow();
+}
+
+bool mc_fds_watched;
+unsigned mc_view_fd_low = UINT_MAX;
+
+/* Lower the watermark under which a freed number cannot be ours. */
+void mc_own_fd_note(int fd)
+{
+	unsigned low = __atomic_load_n(&mc_view_fd_low, __ATOMIC_RELAXED);
+	while ((unsigned)fd < low && !__atomic_compare_exchange_n(&mc_view_fd_low, &low, (unsigned)fd, false,
+								    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
 }

@@ -56,8 +56,6 @@ struct mc_view {
  * readers go to the kernel directly, as if we were not there. */
 #define CHURN_NS (100u * 1000000u)
 
-bool mc_fds_watched;
-unsigned mc_view_fd_low = UINT_MAX;
 
 static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mc_view *views;
@@ -126,6 +124,7 @@ void mc_views_fd_freed(unsigned first, unsigned last)
 		if (fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last)
 			__atomic_store_n(&v->fd_lost, 1, __ATOMIC_RELEASE);
 	}
+	mc_client_fd_freed(first, last);        /* the daemon connection too */
 }
 
 /* Cost: none when the host watches fds (mc_fds_watched) and our number was
@@ -203,10 +202,12 @@ static int open_fd(struct mc_view *v, int procdir)
 	v->fd_ino = st.st_ino;
 	__atomic_store_n(&v->fd_lost, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&v->fd, high, __ATOMIC_RELEASE);
-	unsigned low = __atomic_load_n(&mc_view_fd_low, __ATOMIC_RELAXED);
-	while ((unsigned)high < low && !__atomic_compare_exchange_n(&mc_view_fd_low, &low, (unsigned)high, false,
-								      __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-		;
+	/* A new fd's change baseline is now: a quiet poll() on it says
+	 * nothing about a snapshot taken before (the program may have closed
+	 * our old fd, a change may have come in between). */
+	mc_snap_unref(v->snap);
+	v->snap = NULL;
+	mc_own_fd_note(high);
 	return 0;
 }
 
@@ -261,11 +262,11 @@ static int from_daemon(struct mc_view *v, unsigned gen, struct mc_snap **ret_sna
 {
 	struct mc_snap *s;
 	uint64_t captured_ns;
-	uint64_t have = v->snap ? v->snap->gen : 0;
-	bool force = v->snap && v->inval_gen != gen;
-	int r = ensure_fd(v, -1);
+	int r = ensure_fd(v, -1);               /* may drop v->snap (a new fd) */
 	if (r < 0)
 		return r;
+	uint64_t have = v->snap ? v->snap->gen : 0;
+	bool force = v->snap && v->inval_gen != gen;
 	r = mc_client_fetch(v->fmt, &v->key, have, force, &s, &captured_ns);
 	if (r < 0)
 		return r;
