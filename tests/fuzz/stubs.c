@@ -31,9 +31,8 @@ void mc_views_lock_all(void) {}
 void mc_views_unlock_all(void) {}
 void mc_views_atfork_child(void) {}
 void mc_config_init(void) {}
-/* view.c's watch on its own fds: the fuzz targets hold none. */
-bool mc_fds_watched;
-unsigned mc_view_fd_low = UINT_MAX;
+/* view.c's watch on its own fds: the fuzz targets hold none (the
+ * watermark itself is util.c's). */
 void mc_views_fd_freed(unsigned first, unsigned last)
 {
 	(void)first;
