@@ -34,7 +34,7 @@
 static struct mc_mtrack *mt;
 static struct mc_view_key self;
 static int check_fd = -1;               /* our own mountinfo fd for checks */
-static uint64_t checked_ns;             /* the table was right as of this */
+static uint64_t checked_ns;             /* the last full check or rebuild: right as of this */
 static struct mc_snap *snaps[2];        /* per format, of snap_version */
 static uint64_t snap_version[2];
 static struct mc_buf text, kernel;
@@ -86,8 +86,11 @@ static int update(unsigned flags)
 		ist.ns_max = dt;
 	if (r < 0)
 		ist.failures++;
-	else
-		checked_ns = t0;
+	else if (flags & MC_MTRACK_FULL)
+		checked_ns = t0;        /* rebuilt from scratch: nothing unannounced left */
+	/* An incremental update is right for every announced change, not for
+	 * a remount or flip nobody announced: those stay bounded by the last
+	 * full check, which must come even while changes keep coming. */
 	last_r = r;
 	return r;
 }
