@@ -54,11 +54,6 @@ cleanup() {
 }
 trap cleanup EXIT
 fails=0 cases=0
-check() {        # check NAME COMMAND...
-	local name=$1; shift
-	cases=$((cases + 1))
-	if "$@"; then echo "ok: $name"; else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
 as_user() { setpriv --reuid=$USER_ID --regid=$USER_ID --clear-groups "$@"; }
 # bg_user CMD...: in the background, in its own process group (the
 # fakedaemon forks a child per connection: all end with the group)

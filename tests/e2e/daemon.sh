@@ -17,11 +17,6 @@ esac
 scratch daemon
 export MOUNTCACHE_SOCKET=$tmp/d.sock
 fails=0 cases=0
-check() {        # check NAME COND-COMMAND...
-	local name=$1; shift
-	cases=$((cases + 1))
-	if "$@"; then echo "ok: $name"; else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
 start_daemon() {
 	"$B/mountcached" --socket "$MOUNTCACHE_SOCKET" 2>>"$tmp/daemon.log" &
 	dpid=$!

@@ -45,11 +45,6 @@ cleanup() {
 }
 trap cleanup EXIT
 fails=0 cases=0
-check() {        # check NAME COMMAND...
-	local name=$1; shift
-	cases=$((cases + 1))
-	if "$@"; then echo "ok: $name"; else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
 
 # /etc/ld.so.preload: an overlay gives /etc a place for it, then our file
 # is bound over it. The mount table stays the same from here on.

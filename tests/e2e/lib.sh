@@ -21,3 +21,11 @@ scratch() {
 	tmp=$(mktemp -d "/tmp/mc-$1.XXXXXX") || exit 2
 	trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 }
+
+# check NAME COMMAND...: one case; counts it in $cases, a failure in $fails
+# (the caller sets both to 0), and returns the command's verdict.
+check() {
+	local name=$1; shift
+	cases=$((cases + 1))
+	if "$@"; then echo "ok: $name"; else echo "FAIL: $name"; fails=$((fails + 1)); return 1; fi
+}

@@ -54,11 +54,6 @@ esac
 
 tmp=$2
 fails=0 cases=0
-check() {        # check NAME COND-COMMAND...
-	local name=$1; shift
-	cases=$((cases + 1))
-	if "$@"; then echo "ok: $name"; else echo "FAIL: $name"; fails=$((fails + 1)); return 1; fi
-}
 MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 V=$(dpkg-parsechangelog -S Version)
 A=$(dpkg --print-architecture)

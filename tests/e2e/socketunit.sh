@@ -10,11 +10,6 @@ command -v systemd-socket-activate >/dev/null || { echo "no systemd-socket-activ
 
 scratch socketunit
 fails=0 cases=0
-check() {        # check NAME COND-COMMAND...
-	local name=$1; shift
-	cases=$((cases + 1))
-	if "$@"; then echo "ok: $name"; else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
 wait_sock() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.02; done; return 1; }
 
 # 1. A SOCK_SEQPACKET socket: served, and left in place on SIGTERM.
