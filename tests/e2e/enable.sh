@@ -114,7 +114,26 @@ check "disable: our tokens out, other tokens, comments, lines kept" cmp -s "$tmp
 MOUNTCACHE_ROOT=$R4 "$M" status >"$tmp/status"
 check "status: off after disable" grep -qx "host-wide: off" "$tmp/status"
 
-# 7. Under --root a symlink never leads outside the root: refused, nothing
+# 7. The maintainer scripts (DPKG_ROOT as the root) do the same, and write
+# through a symlinked ld.so.preload, keeping the link.
+MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+PLIB=/usr/lib/$MA/mountcache/libmountcache-preload.so
+for s in prerm postrm; do
+	sed -e "s/#DEB_HOST_MULTIARCH#/$MA/" -e '/^#DEBHELPER#$/d' "$(dirname "$0")/../../debian/mountcache.$s" >"$tmp/$s"
+	# one that ignores DPKG_ROOT would edit the host's file: not run
+	if ! grep -q 'DPKG_ROOT' "$tmp/$s"; then check "$s: honours DPKG_ROOT" false; continue; fi
+	R5=$tmp/root5-$s; mkdir -p "$R5/etc" "$R5/real"
+	printf '%s # x\n/a.so %s\n/a.so:%s:/b.so # c\n# a comment\n/other/libmountcache-preload.so\n%s\n' "$PLIB" "$PLIB" "$PLIB" "$PLIB" >"$R5/real/preload"
+	printf '/a.so\n/a.so /b.so # c\n# a comment\n/other/libmountcache-preload.so\n' >"$tmp/$s.want"
+	chmod 0640 "$R5/real/preload"
+	ln -s ../real/preload "$R5/etc/ld.so.preload"
+	DPKG_ROOT=$R5 sh "$tmp/$s" remove >"$tmp/out" 2>&1
+	check "$s: exit 0" test $? -eq 0
+	check "$s: only the package's library tokens removed" cmp -s "$tmp/$s.want" "$R5/real/preload"
+	check "$s: the symlink kept, mode kept" sh -c 'test -L "$0/etc/ld.so.preload" && test "$(stat -c %a "$0/real/preload")" = 640' "$R5"
+done
+
+# 8. Under --root a symlink never leads outside the root: refused, nothing
 # changed, the outside target untouched.
 X=$tmp/outside; mkdir -p "$X/units"; printf '/usr/lib/libother.so\n' >"$X/target"
 R6=$tmp/root6; mkdir -p "$R6/etc/systemd"
