@@ -14,10 +14,11 @@
  * A crash leaves the old file or the new one, never half of one. Lines
  * that are not ours are kept as they are, in their order.
  *
- * Ours: in ld.so.preload, a line whose one path ends in /LIB_NAME (ld.so
- * reads no comments there, so a mark cannot go in the file); a drop-in is
- * ours when it is DROPIN_NAME and starts with DROPIN_MARK. disable removes
- * exactly those. --root DIR (or MOUNTCACHE_ROOT) edits DIR/etc instead of
+ * Ours: in ld.so.preload, a path token (ld.so splits lines at blanks and
+ * colons, and a '#' starts a comment) that ends in /LIB_NAME; a mark cannot
+ * go in the file, ld.so would take it for a path. A drop-in is ours when it
+ * is DROPIN_NAME and starts with DROPIN_MARK. disable removes exactly
+ * those, keeping every other token, comment and line. --root DIR (or MOUNTCACHE_ROOT) edits DIR/etc instead of
  * /etc, for tests and for images. */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -103,6 +104,52 @@ static int read_all(const char *path, char **ret_buf)
 	buf[len] = '\0';
 	*ret_buf = buf;
 	return 0;
+}
+
+/* Under --root, whether path (root + rest) stays inside root: no
+ * component after root may be a symbolic link, since one naming an
+ * absolute path would lead to the host's file (an image whose
+ * etc/ld.so.preload links to /etc/ld.so.preload). Refusing is simpler and
+ * safer than resolving links as a chroot would. Costs one lstat(2) per
+ * component. Returns: 0 inside (or no root, or a component missing);
+ * -ELOOP a component is a link. */
+static int inside_root(const char *root, const char *path)
+{
+	char buf[PATH_MAX];
+	size_t skip = strlen(root);
+	struct stat st;
+
+	if (skip == 0)
+		return 0;
+	if (strlen(path) >= sizeof buf)
+		return -ENAMETOOLONG;
+	strcpy(buf, path);
+	for (char *p = buf + skip + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (lstat(buf, &st) < 0)
+			return 0;       /* nothing further exists to follow */
+		if (S_ISLNK(st.st_mode))
+			return -ELOOP;
+		*p = c;
+		if (!c)
+			return 0;
+	}
+}
+
+/* inside_root(), said on stderr for cmd. Returns 0, or -1 refused. */
+static int refuse_link(const char *cmd, const char *root, const char *path)
+{
+	int r = inside_root(root, path);
+
+	if (r == -ELOOP)
+		warnx("%s: %s: a symbolic link under --root %s could lead outside it; "
+		      "refused, nothing changed", cmd, path, root);
+	else if (r < 0)
+		warnx("%s: %s: %s", cmd, path, strerror(-r));
+	return r < 0 ? -1 : 0;
 }
 
 /* Replace path with data, atomically. A symlink is followed (its target is
@@ -292,27 +339,68 @@ static int check_library(const char *cmd, const char *lib)
 
 /* ---- /etc/ld.so.preload -------------------------------------------------------- */
 
-/* The line [s, e) trimmed, in out (NUL-terminated). */
-static void trim(const char *s, const char *e, char *out, size_t size)
+/* ld.so reads ld.so.preload as paths separated by blanks or colons, a '#'
+ * starting a comment to the end of the line (glibc elf/rtld.c; checked:
+ * "LIB # x" loads LIB). A path token is ours when it ends in /LIB_NAME. */
+#define PRELOAD_SEPS " \t\r:"
+
+static bool token_is_ours(const char *t, size_t n)
 {
-	while (s < e && strchr(" \t\r", *s))
-		s++;
-	while (e > s && strchr(" \t\r", e[-1]))
-		e--;
-	size_t n = (size_t)(e - s) < size - 1 ? (size_t)(e - s) : size - 1;
-	memcpy(out, s, n);
-	out[n] = '\0';
+	size_t l = strlen("/" LIB_NAME);
+	return n >= l && memcmp(t + n - l, "/" LIB_NAME, l) == 0;
 }
 
-/* One path of ours: no separator inside, and named LIB_NAME. */
-static bool line_is_ours(const char *line)
+/* The line [s, e) with our path tokens taken out, appended at *w; each
+ * one (NUL-terminated) to seen(). Another token, the comment and a line
+ * without ours stay as they were; a line left without a path goes.
+ * Returns the count of our tokens. */
+static int strip_line(const char *s, const char *e, char **w, void (*seen)(const char *))
 {
-	const char *slash = strrchr(line, '/');
-	return slash && !strpbrk(line, " \t:") && strcmp(slash + 1, LIB_NAME) == 0;
+	const char *hash = memchr(s, '#', (size_t)(e - s)), *end = hash ? hash : e;
+	char *start = *w, tok[PATH_MAX];
+	int n = 0, kept = 0;
+
+	for (const char *t = s; t < end;) {
+		size_t len;
+		t += strspn(t, PRELOAD_SEPS);
+		if (t >= end)
+			break;
+		len = strcspn(t, PRELOAD_SEPS "#\n");
+		if (t + len > end)
+			len = (size_t)(end - t);
+		if (token_is_ours(t, len)) {
+			n++;
+			if (seen) {
+				size_t c = len < sizeof tok - 1 ? len : sizeof tok - 1;
+				memcpy(tok, t, c);
+				tok[c] = '\0';
+				seen(tok);
+			}
+		} else {
+			if (kept++)
+				*(*w)++ = ' ';
+			memcpy(*w, t, len);
+			*w += len;
+		}
+		t += len;
+	}
+	if (n == 0) {                   /* untouched, byte for byte */
+		memcpy(start, s, (size_t)(e - s));
+		*w = start + (e - s);
+	} else if (kept == 0) {
+		*w = start;             /* no path left: the line goes */
+		return n;
+	} else if (hash) {
+		*(*w)++ = ' ';
+		memcpy(*w, hash, (size_t)(e - hash));
+		*w += e - hash;
+	}
+	*(*w)++ = '\n';
+	return n;
 }
 
-/* text without our lines, into a malloc'd buffer; each of our lines is
- * passed to seen() (may be NULL). Returns the count of our lines, or -1. */
+/* text without our path tokens, into a malloc'd buffer; each token of ours
+ * is passed to seen() (may be NULL). Returns the count of them, or -1. */
 static int strip_ours(const char *text, char **ret_out, void (*seen)(const char *))
 {
 	char *out = malloc(strlen(text) + 2), *w = out;
@@ -322,25 +410,37 @@ static int strip_ours(const char *text, char **ret_out, void (*seen)(const char 
 		return -1;
 	for (const char *s = text; *s;) {
 		const char *e = strchr(s, '\n');
-		char line[PATH_MAX];
 		const char *next = e ? e + 1 : s + strlen(s);
 
-		trim(s, e ? e : next, line, sizeof line);
-		if (line_is_ours(line)) {
-			n++;
-			if (seen)
-				seen(line);
-		} else {
-			memcpy(w, s, (size_t)(next - s));
-			w += next - s;
-			if (!e)
-				*w++ = '\n';    /* the last line gets its newline */
-		}
+		n += strip_line(s, e ? e : next, &w, seen);
 		s = next;
 	}
 	*w = '\0';
 	*ret_out = out;
 	return n;
+}
+
+/* Whether a path token of text is lib. */
+static bool preloads(const char *text, const char *lib)
+{
+	size_t l = strlen(lib);
+
+	for (const char *s = text; *s;) {
+		const char *e = s + strcspn(s, "\n"), *hash = memchr(s, '#', (size_t)(e - s));
+		const char *end = hash ? hash : e;
+		for (const char *t = s; t < end;) {
+			size_t len;
+			t += strspn(t, PRELOAD_SEPS);
+			len = strcspn(t, PRELOAD_SEPS "#\n");
+			if (t + len > end)
+				len = (size_t)(end - t);
+			if (len == l && memcmp(t, lib, l) == 0)
+				return true;
+			t += len ? len : 1;
+		}
+		s = *e ? e + 1 : e;
+	}
+	return false;
 }
 
 static int preload_enable(const struct opts *o, const char *lib)
@@ -354,16 +454,12 @@ static int preload_enable(const struct opts *o, const char *lib)
 		warnx("enable: %s: %s", path ? path : PRELOAD_FILE, strerror(-r));
 		goto out;
 	}
-	for (const char *s = text; *s;) {      /* already there: nothing to do */
-		const char *e = strchr(s, '\n'), *next = e ? e + 1 : s + strlen(s);
-		char line[PATH_MAX];
-		trim(s, e ? e : next, line, sizeof line);
-		if (strcmp(line, lib) == 0) {
-			printf("enable: %s already preloads %s\n", path, lib);
-			rc = EXIT_SUCCESS;
-			goto out;
-		}
-		s = next;
+	if (refuse_link("enable", o->root, path) < 0)
+		goto out;
+	if (preloads(text, lib)) {      /* already there: nothing to do */
+		printf("enable: %s already preloads %s\n", path, lib);
+		rc = EXIT_SUCCESS;
+		goto out;
 	}
 	/* Another of ours (an older path) goes: one preload, the proven one. */
 	if (strip_ours(text, &kept, NULL) < 0 || !(out = path_join(kept, lib, "\n"))) {
@@ -401,6 +497,10 @@ static int preload_disable(const struct opts *o)
 
 	if (r == -ENOENT) {
 		r = 0;
+		goto out;
+	}
+	if (r == 0 && refuse_link("disable", o->root, path) < 0) {
+		r = -1;
 		goto out;
 	}
 	if (r < 0 || (n = strip_ours(text, &kept, print_removed)) < 0) {
@@ -493,6 +593,10 @@ static int dropin_enable(const struct opts *o, const char *unit, const char *lib
 		warnx("enable: %s", strerror(ENOMEM));
 		return EXIT_FAILURE;
 	}
+	if (refuse_link("enable", o->root, path) < 0) {
+		r = -ELOOP;
+		goto out;
+	}
 	if (access(path, F_OK) == 0 && !dropin_is_ours(path)) {
 		warnx("enable: %s exists and was not written by mountcache; not replaced", path);
 		r = -EEXIST;
@@ -530,6 +634,8 @@ static int dropin_disable(const struct opts *o, const char *unit)
 
 	if (!path) {
 		r = -ENOMEM;
+	} else if (refuse_link("disable", o->root, path) < 0) {
+		r = -ELOOP;
 	} else if (access(path, F_OK) == 0) {
 		if (!dropin_is_ours(path)) {
 			warnx("disable: %s was not written by mountcache; left alone", path);

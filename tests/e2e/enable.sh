@@ -19,7 +19,7 @@ check() {        # check NAME COND-COMMAND...
 }
 R=$tmp/root
 mkdir -p "$R/etc/systemd/system/other.service.d"
-printf '/usr/lib/libother.so\n# not a comment to ld.so, but kept\n/lib/x86_64-linux-gnu/libtwo.so\n' >"$R/etc/ld.so.preload"
+printf '/usr/lib/libother.so\n# a comment to ld.so, kept\n/lib/x86_64-linux-gnu/libtwo.so\n' >"$R/etc/ld.so.preload"
 chmod 0640 "$R/etc/ld.so.preload"
 printf '[Service]\nNice=5\n' >"$R/etc/systemd/system/other.service.d/override.conf"
 sums() { (cd "$R" && find . -print0 | sort -z | xargs -0 stat -c '%n %a %s' && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
@@ -30,7 +30,7 @@ sums >"$tmp/before"
 check "enable: exit 0" test $? -eq 0
 check "enable: the library's line appended" test "$(tail -n 1 "$R/etc/ld.so.preload")" = "$LIB"
 check "enable: the other three lines kept, in order" \
-	sh -c 'head -n 3 "$0/etc/ld.so.preload" | cmp -s - "$1"' "$R" <(printf '/usr/lib/libother.so\n# not a comment to ld.so, but kept\n/lib/x86_64-linux-gnu/libtwo.so\n')
+	sh -c 'head -n 3 "$0/etc/ld.so.preload" | cmp -s - "$1"' "$R" <(printf '/usr/lib/libother.so\n# a comment to ld.so, kept\n/lib/x86_64-linux-gnu/libtwo.so\n')
 check "enable: mode kept (0640)" test "$(stat -c %a "$R/etc/ld.so.preload")" = 640
 check "enable: no temporary file left" test -z "$(find "$R/etc" -name '.mountcache.*')"
 "$M" enable --root "$R" >/dev/null 2>&1
@@ -97,6 +97,64 @@ refuse "a bad unit name" "$LIB" "not a systemd unit name" --unit "../x"
 printf '/gone/mountcache/libmountcache-preload.so\n/usr/lib/libother.so\n' >"$R/etc/ld.so.preload"
 "$M" enable --root "$R" >/dev/null
 check "enable: a stale line of ours replaced" sh -c '! grep -q /gone/ "$0" && grep -qx "$1" "$0" && grep -qx /usr/lib/libother.so "$0"' "$R/etc/ld.so.preload" "$LIB"
+
+# 6. ld.so reads blank- or colon-separated paths and '#' comments: a token
+# of ours anywhere is ours (status on, disable takes just it, enable adds
+# no second one); every other token, comment and line stays.
+R4=$tmp/root4; mkdir -p "$R4/etc"
+printf '%s # x\n/a.so %s\n/a.so:%s:/b.so # c\n# %s only named in a comment\n' "$LIB" "$LIB" "$LIB" "$LIB" >"$R4/etc/ld.so.preload"
+cp "$R4/etc/ld.so.preload" "$tmp/tokens"
+MOUNTCACHE_ROOT=$R4 "$M" status >"$tmp/status"
+check "status: 'LIB # x' is on" grep -q "^host-wide: on, .*preloads $LIB\$" "$tmp/status"
+printf '/a.so\n/a.so /b.so # c\n# %s only named in a comment\n' "$LIB" >"$tmp/tokens.want"
+"$M" enable --root "$R4" >"$tmp/out" 2>&1
+check "enable: a token of ours already there, file unchanged" cmp -s "$tmp/tokens" "$R4/etc/ld.so.preload"
+"$M" disable --root "$R4" >"$tmp/out" 2>&1
+check "disable: our tokens out, other tokens, comments, lines kept" cmp -s "$tmp/tokens.want" "$R4/etc/ld.so.preload"
+MOUNTCACHE_ROOT=$R4 "$M" status >"$tmp/status"
+check "status: off after disable" grep -qx "host-wide: off" "$tmp/status"
+
+# 7. The maintainer scripts (DPKG_ROOT as the root) do the same, and write
+# through a symlinked ld.so.preload, keeping the link.
+MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+PLIB=/usr/lib/$MA/mountcache/libmountcache-preload.so
+for s in prerm postrm; do
+	sed -e "s/#DEB_HOST_MULTIARCH#/$MA/" -e '/^#DEBHELPER#$/d' "$(dirname "$0")/../../debian/mountcache.$s" >"$tmp/$s"
+	# one that ignores DPKG_ROOT would edit the host's file: not run
+	if ! grep -q 'DPKG_ROOT' "$tmp/$s"; then check "$s: honours DPKG_ROOT" false; continue; fi
+	R5=$tmp/root5-$s; mkdir -p "$R5/etc" "$R5/real"
+	printf '%s # x\n/a.so %s\n/a.so:%s:/b.so # c\n# a comment\n/other/libmountcache-preload.so\n%s\n' "$PLIB" "$PLIB" "$PLIB" "$PLIB" >"$R5/real/preload"
+	printf '/a.so\n/a.so /b.so # c\n# a comment\n/other/libmountcache-preload.so\n' >"$tmp/$s.want"
+	chmod 0640 "$R5/real/preload"
+	ln -s ../real/preload "$R5/etc/ld.so.preload"
+	DPKG_ROOT=$R5 sh "$tmp/$s" remove >"$tmp/out" 2>&1
+	check "$s: exit 0" test $? -eq 0
+	check "$s: only the package's library tokens removed" cmp -s "$tmp/$s.want" "$R5/real/preload"
+	check "$s: the symlink kept, mode kept" sh -c 'test -L "$0/etc/ld.so.preload" && test "$(stat -c %a "$0/real/preload")" = 640' "$R5"
+done
+
+# 8. Under --root a symlink never leads outside the root: refused, nothing
+# changed, the outside target untouched.
+X=$tmp/outside; mkdir -p "$X/units"; printf '/usr/lib/libother.so\n' >"$X/target"
+R6=$tmp/root6; mkdir -p "$R6/etc/systemd"
+ln -s "$X/target" "$R6/etc/ld.so.preload"
+ln -s "$X/units" "$R6/etc/systemd/system"
+sum6() { (cd "$tmp" && find outside root6 -print0 | sort -z | xargs -0 stat -c '%n %a %s %N' && cat outside/target); }
+sum6 >"$tmp/b6"
+"$M" enable --root "$R6" --library "$LIB" >"$tmp/out" 2>&1
+check "--root, ld.so.preload links outside: enable refused" sh -c 'test $0 -ne 0 && grep -q "symbolic link under --root" "$1"' $? "$tmp/out"
+"$M" enable --root "$R6" --unit udisks2 >"$tmp/out" 2>&1
+check "--root, unit directory links outside: enable --unit refused" sh -c 'test $0 -ne 0 && grep -q "symbolic link under --root" "$1"' $? "$tmp/out"
+sum6 >"$tmp/a6"
+check "--root, links outside: enable changed nothing inside or outside" cmp -s "$tmp/b6" "$tmp/a6"
+printf '/usr/lib/libother.so\n%s\n' "$LIB" >"$X/target"
+mkdir -p "$X/units/cron.service.d"
+printf '# Written by `mountcache enable --unit cron.service`\n[Service]\nEnvironment=LD_PRELOAD=%s\n' "$LIB" >"$X/units/cron.service.d/mountcache-preload.conf"
+sum6 >"$tmp/b6"
+MOUNTCACHE_ROOT=$R6 "$M" disable >"$tmp/out" 2>&1
+check "--root, links outside: disable refused" sh -c 'test $0 -ne 0 && grep -q "symbolic link under --root" "$1"' $? "$tmp/out"
+sum6 >"$tmp/a6"
+check "--root, links outside: nothing changed inside or outside" cmp -s "$tmp/b6" "$tmp/a6"
 
 echo "enable: $cases cases, $fails failed"
 [ "$fails" -eq 0 ]
