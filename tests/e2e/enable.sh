@@ -12,11 +12,6 @@ scratch enable
 M=$B/mountcache
 LIB=$(realpath "$B/libmountcache-preload.so")
 fails=0 cases=0
-check() {        # check NAME COND-COMMAND...
-	local name=$1; shift
-	cases=$((cases + 1))
-	if "$@"; then echo "ok: $name"; else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
 R=$tmp/root
 mkdir -p "$R/etc/systemd/system/other.service.d"
 printf '/usr/lib/libother.so\n# a comment to ld.so, kept\n/lib/x86_64-linux-gnu/libtwo.so\n' >"$R/etc/ld.so.preload"
