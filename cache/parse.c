@@ -243,13 +243,21 @@ static const char *parse_mounts_line(struct mc_mount *m, const char *line, size_
 	return NULL;
 }
 
-static size_t count_lines(const char *text, size_t len)
+/* The number of lines, and the longest one's length (without its '\n'). */
+static size_t count_lines(const char *text, size_t len, size_t *ret_longest)
 {
-	size_t n = 0;
-	for (const char *p = text; (p = memchr(p, '\n', text + len - p)); p++)
+	size_t n = 0, longest = 0;
+	const char *p = text, *nl;
+
+	for (; (nl = memchr(p, '\n', text + len - p)); p = nl + 1, n++)
+		if ((size_t)(nl - p) > longest)
+			longest = (size_t)(nl - p);
+	if (p < text + len) {
 		n++;
-	if (len && text[len - 1] != '\n')
-		n++;
+		if ((size_t)(text + len - p) > longest)
+			longest = (size_t)(text + len - p);
+	}
+	*ret_longest = longest;
 	return n;
 }
 
@@ -272,13 +280,16 @@ int mc_table_parse(const char *text, size_t len, enum mc_format fmt,
 		what = "table too large";
 		goto fail;
 	}
-	t.n = count_lines(text, len);
+	size_t longest;
+	t.n = count_lines(text, len, &longest);
 	t.ents = calloc(t.n, sizeof *t.ents);
 	/* Decoded fields never grow; each adds at most a NUL. Offset 0 is "". */
 	a.cap = len + t.n * MC_STRS_PER_LINE + 1;
 	a.p = malloc(a.cap);
+	/* Sized to the longest line, not to MC_LINE_MAX: 256 KiB would be an
+	 * mmap + munmap (and fresh page faults) on every parse. */
 	if (fmt == MC_MOUNTS)
-		scratch = malloc(MC_LINE_MAX + 2);
+		scratch = malloc((longest < MC_LINE_MAX ? longest : MC_LINE_MAX) + 2);
 	if (!t.ents || !a.p || (fmt == MC_MOUNTS && !scratch)) {
 		r = -ENOMEM;
 		what = "out of memory";
