@@ -510,8 +510,12 @@ static int preload_disable(const struct opts *o)
 	}
 	if (n == 0)
 		goto out;
-	/* Nothing else left: the file goes, as it was before enable made it. */
-	if (kept[strspn(kept, " \t\r\n")] == '\0')
+	/* Nothing else left: the file goes, as it was before enable made it.
+	 * Not a symbolic link: enable never makes one, so the admin did, and
+	 * it stays (its target is emptied, as write_atomic writes through). */
+	struct stat st;
+	if (kept[strspn(kept, " \t\r\n")] == '\0' &&
+	    lstat(path, &st) == 0 && !S_ISLNK(st.st_mode))
 		r = unlink(path) < 0 ? -errno : 0;
 	else
 		r = write_atomic(path, kept, strlen(kept));

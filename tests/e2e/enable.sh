@@ -151,5 +151,20 @@ check "--root, links outside: disable refused" sh -c 'test $0 -ne 0 && grep -q "
 sum6 >"$tmp/a6"
 check "--root, links outside: nothing changed inside or outside" cmp -s "$tmp/b6" "$tmp/a6"
 
+# 9. On the host's own path (no root), in a private namespace over a copy of
+# /etc: a symlinked /etc/ld.so.preload that held only our line keeps its
+# link after disable; its target is emptied of our line.
+if unshare -m --propagation private true 2>/dev/null; then
+	E=$tmp/etc9; mkdir -p "$E" "$tmp/real9"
+	cp -a /etc/ld.so.cache "$E/" 2>/dev/null
+	: >"$tmp/real9/preload"
+	ln -s "$tmp/real9/preload" "$E/ld.so.preload"
+	unshare -m --propagation private sh -c 'mount --bind "$0" /etc && "$1" enable --library "$2" && "$1" disable' \
+		"$E" "$M" "$LIB" >"$tmp/out" 2>&1
+	check "host path, symlinked ld.so.preload: enable and disable exit 0" test $? -eq 0
+	check "host path, symlinked ld.so.preload: the link kept" test -L "$E/ld.so.preload"
+	check "host path, symlinked ld.so.preload: our line gone from its target" sh -c '! grep -q mountcache "$0"' "$tmp/real9/preload"
+fi
+
 echo "enable: $cases cases, $fails failed"
 [ "$fails" -eq 0 ]
