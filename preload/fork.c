@@ -4,14 +4,15 @@
  * map and the descriptions are private memory, guarded by our locks. So:
  *  - fork(): our handlers (real.c: mc_fork_prepare...) take our locks
  *    before it and count the child in every slot after it. _Fork() runs
- *    no handlers, and clone without CLONE_VM through syscall() neither:
- *    we wrap both with the same steps (fdwatch.c for syscall()), else a
- *    child that closes an inherited served fd frees the parent's slot
- *    (the parent's next open takes it over, offsets reset).
+ *    no handlers, and clone without CLONE_VM (clone(), or through
+ *    syscall()) neither: we wrap them with the same steps (fdwatch.c for
+ *    syscall()), else a child that closes an inherited served fd frees the
+ *    parent's slot (the parent's next open takes it over, offsets reset).
  *  - vfork(): the child runs on the parent's memory. Whatever our hooks do
  *    in it (close forgets the fd, dup2 replaces it) they do to the
  *    parent's map, though the parent's fds are untouched. So the child is
- *    marked MC_BUSY_VFORK, and every hook in it leaves our state alone,
+ *    marked MC_BUSY_VFORK (also one clone() makes with CLONE_VM and
+ *    CLONE_VFORK), and every hook in it leaves our state alone,
  *    as a nested call does; only exec still sets the kernel offsets of
  *    inherited fds (that is what the child is for).
  *  - glibc's posix_spawn, system and popen make a CLONE_VM|CLONE_VFORK
@@ -19,22 +20,31 @@
  *    which no interposer sees (checked on glibc 2.36): nothing to do in
  *    it; our posix_spawn hook syncs the offsets in the parent first. */
 #include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "preload.h"
+
+/* The next definition of @name, looked up on first use. */
+static void *next(void **cache, const char *name)
+{
+	void *p = __atomic_load_n(cache, __ATOMIC_RELAXED);
+	if (unlikely(!p)) {
+		p = mc_resolve(name);
+		__atomic_store_n(cache, p, __ATOMIC_RELAXED);
+	}
+	return p;
+}
 
 /* _Fork (glibc 2.34+): the async-signal-safe fork, no handlers run. Ours
  * runs only our own steps around it (not the program's handlers). Cost:
  * taking and releasing our locks, as fork() pays. */
 MC_EXPORT pid_t _Fork(void)
 {
-	static pid_t (*real)(void);
-	pid_t (*fn)(void) = __atomic_load_n(&real, __ATOMIC_RELAXED);
-	if (unlikely(!fn)) {
-		fn = (pid_t (*)(void))mc_resolve("_Fork");
-		__atomic_store_n(&real, fn, __ATOMIC_RELAXED);
-	}
+	static void *real;
+	pid_t (*fn)(void) = (pid_t (*)(void))next(&real, "_Fork");
 	if (!fn) {
 		errno = ENOSYS;
 		return -1;
@@ -47,6 +57,65 @@ MC_EXPORT pid_t _Fork(void)
 	else
 		mc_fork_parent(locked);
 	errno = saved;
+	return r;
+}
+
+/* clone(): the child runs @fn on its own stack and exits when it returns.
+ * Without CLONE_VM it is a fork: our steps around it, the child's before
+ * @fn (which it reaches through clone_child, its arguments in the child's
+ * copy of this frame). With CLONE_VM|CLONE_VFORK (and the parent's TLS) it
+ * is a vfork: the child is marked as vfork() marks it; the parent, which
+ * sleeps until the child execs or exits, restores the mark after. Threads
+ * (CLONE_VM alone) are not ours to watch. */
+struct clone_call {
+	int (*fn)(void *);
+	void *arg;
+	bool locked;
+};
+
+static int clone_child(void *p)
+{
+	struct clone_call *c = p;
+	mc_fork_child(c->locked);
+	return c->fn(c->arg);
+}
+
+int mc_vfork_enter(void);
+
+MC_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	static void *real;
+	int (*next_clone)(int (*)(void *), void *, int, void *, ...) =
+		(int (*)(int (*)(void *), void *, int, void *, ...))next(&real, "clone");
+	/* The optional arguments, passed on whether given or not, as glibc's
+	 * clone passes its registers to the kernel (which reads only those
+	 * @flags ask for). */
+	va_list ap;
+	va_start(ap, arg);
+	pid_t *ptid = va_arg(ap, pid_t *);
+	void *tls = va_arg(ap, void *);
+	pid_t *ctid = va_arg(ap, pid_t *);
+	va_end(ap);
+	if (!next_clone) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int r;
+	if (!(flags & CLONE_VM) && fn) {
+		struct clone_call c = { fn, arg, mc_fork_prepare() };
+		r = next_clone(clone_child, stack, flags, &c, ptid, tls, ctid);
+		int saved = errno;
+		mc_fork_parent(c.locked);
+		errno = saved;
+	} else if ((flags & (CLONE_VM | CLONE_VFORK | CLONE_SETTLS)) == (CLONE_VM | CLONE_VFORK)) {
+		int old = mc_vfork_enter();
+		r = next_clone(fn, stack, flags, arg, ptid, tls, ctid);
+		int saved = errno;
+		mc_busy = old;
+		errno = saved;
+	} else {
+		r = next_clone(fn, stack, flags, arg, ptid, tls, ctid);
+	}
 	return r;
 }
 

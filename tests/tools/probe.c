@@ -1047,15 +1047,65 @@ static void children_vfork(void)
 	close(fd);
 }
 
+/* clone() with CLONE_VM|CLONE_VFORK, as spawn libraries do: the child
+ * runs on its own stack in the parent's memory, closes the fd (or execs a
+ * reader of it) and exits. */
+struct clone_arg {
+	int fd;
+	bool exec;
+};
+
+static int clone_vfork_child(void *p)
+{
+	struct clone_arg *a = p;
+	char fdstr[16];
+	if (!a->exec) {
+		close(a->fd);
+		return 0;               /* not _exit: ASan frowns on it on this stack */
+	}
+	snprintf(fdstr, sizeof fdstr, "%d", a->fd);
+	execl("/proc/self/exe", "probe", "--child-read", fdstr, "children.clone_vfork", (char *)NULL);
+	return 127;
+}
+
+static void children_clone_vfork(void)
+{
+	static char stack[256 * 1024] __attribute__((aligned(16)));
+	for (int exec = 0; exec <= 1; exec++) {
+		const char *tag = exec ? "exec" : "close";
+		struct clone_arg a = { open_fmt(exec ? MO : MI), exec };
+		int status = 0;
+		say("clone_vfork.%s.read: %s", tag, rd(a.fd, 10));
+		fflush(stdout);
+		pid_t pid = clone(clone_vfork_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+		if (pid < 0 || waitpid(pid, &status, 0) < 0)
+			status = -1;
+		say("clone_vfork.%s.parent: %s %s", tag, status_str(status), rd(a.fd, 10));
+		close(a.fd);
+	}
+}
+
+static int clone_close_child(void *p)
+{
+	close(*(int *)p);
+	return 0;
+}
+
 /* A child made without fork handlers closes the fd: the parent's pass
  * survives, also once the parent opens another table (whose description
  * must not take over the first one's). */
+static int fork_by_fd;
+
 static pid_t fork_by(const char *how)
 {
 	if (strcmp(how, "_Fork") == 0)
 		return _Fork();
 	if (strcmp(how, "clone") == 0)
 		return (pid_t)syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+	if (strcmp(how, "clone_fn") == 0) {        /* clone(): the child never returns here */
+		static char stack[256 * 1024] __attribute__((aligned(16)));
+		return clone(clone_close_child, stack + sizeof stack, SIGCHLD, &fork_by_fd);
+	}
 #ifdef SYS_clone3
 	if (strcmp(how, "clone3") == 0) {
 		uint64_t args[11] = { 0 };      /* struct clone_args: flags, ..., exit_signal */
@@ -1075,9 +1125,10 @@ static pid_t fork_by(const char *how)
 
 static void children_nohandlers(void)
 {
-	static const char *const hows[] = { "_Fork", "clone", "clone3", "fork_syscall" };
+	static const char *const hows[] = { "_Fork", "clone", "clone3", "fork_syscall", "clone_fn" };
 	for (size_t i = 0; i < ARRAY_SIZE(hows); i++) {
 		int fd = open_fmt(MI), status = 0;
+		fork_by_fd = fd;
 		say("%s.read: %s", hows[i], rd(fd, 10));
 		fflush(stdout);
 		pid_t pid = fork_by(hows[i]);
@@ -1181,6 +1232,7 @@ static void fork_signal_run(void *arg)
 static void scen_children(void)
 {
 	children_vfork();
+	children_clone_vfork();
 	children_nohandlers();
 	children_exec_syscall();
 	int status = isolated(fork_signal_run, NULL, 60);
