@@ -11,7 +11,9 @@
  * not ours, one relaxed load. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -34,7 +36,7 @@ int mc_fd_fresh(int fd)
 {
 	struct mc_guard g;
 	if (fd >= 0)
-		mc_fd_freed((unsigned)fd, (unsigned)fd);   /* a view's own number, freed unseen */
+		mc_host_fd_freed((unsigned)fd, (unsigned)fd);   /* a view's own number, freed unseen */
 	if (likely(fd < 0 || !mc_fd_peek(fd)) || !mc_enter(&g))
 		return fd;
 	int saved = errno;
@@ -280,13 +282,17 @@ static long next_syscall(long n, const long a[6])
 	return r;
 }
 
-/* Before the call: a number about to be freed. */
+/* Before the call: a number about to be freed, or an exec. */
 static void before(long n, const long a[6])
 {
 	struct mc_guard g;
 	switch (n) {
+	case SYS_execve:
+	case SYS_execveat:
+		mc_exec_prepare();
+		break;
 	case SYS_close:
-		mc_fd_freed((unsigned)a[0], (unsigned)a[0]);
+		mc_host_fd_freed((unsigned)a[0], (unsigned)a[0]);
 		if (mc_fd_peek((int)a[0]) && mc_enter(&g)) {
 			mc_fd_forget((int)a[0]);
 			mc_leave(&g);
@@ -295,7 +301,7 @@ static void before(long n, const long a[6])
 	case SYS_close_range:
 		if ((unsigned)a[2] & CLOSE_RANGE_CLOEXEC)
 			break;
-		mc_fd_freed((unsigned)a[0], (unsigned)a[1]);
+		mc_host_fd_freed((unsigned)a[0], (unsigned)a[1]);
 		if (mc_enter(&g)) {
 			mc_fd_forget_range((unsigned)a[0], (unsigned)a[1]);
 			mc_leave(&g);
@@ -322,7 +328,7 @@ static void after(long n, const long a[6], long r)
 #endif
 	case SYS_dup3:
 		if (a[0] != a[1])
-			mc_fd_freed((unsigned)a[1], (unsigned)a[1]);
+			mc_host_fd_freed((unsigned)a[1], (unsigned)a[1]);
 		dup_seen((int)a[0], (int)a[1]);
 		break;
 	case SYS_chroot:
@@ -368,6 +374,43 @@ static void after(long n, const long a[6], long r)
 	}
 }
 
+/* A new process with a copy of our memory (fork, or clone without
+ * CLONE_VM): the steps of fork()'s handlers around it (real.c). clone3's
+ * flags are read from the caller's struct before the kernel does (a bad
+ * pointer faults here where the kernel would say EFAULT). A CLONE_VM
+ * child is a thread or a vfork: left alone. With CLONE_VFORK (and no
+ * CLONE_VM) the parent sleeps until the child execs or exits, holding our
+ * locks: the program's other threads wait for them as long. */
+static bool fork_like(long n, const long a[6])
+{
+	switch (n) {
+#ifdef SYS_fork
+	case SYS_fork:
+		return true;
+#endif
+	case SYS_clone:
+		return !(a[0] & CLONE_VM);
+#ifdef SYS_clone3
+	case SYS_clone3:
+		return a[0] && (size_t)a[1] >= sizeof(uint64_t) && !(*(const uint64_t *)a[0] & CLONE_VM);
+#endif
+	}
+	return false;
+}
+
+static long fork_syscall(long n, const long a[6])
+{
+	bool locked = mc_fork_prepare();
+	long r = next_syscall(n, a);
+	int saved = errno;
+	if (r == 0)
+		mc_fork_child(locked);
+	else
+		mc_fork_parent(locked);
+	errno = saved;
+	return r;
+}
+
 MC_EXPORT long syscall(long n, ...)
 {
 	long a[6];
@@ -376,6 +419,8 @@ MC_EXPORT long syscall(long n, ...)
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
+	if (unlikely(fork_like(n, a)))
+		return fork_syscall(n, a);
 	before(n, a);
 	long r = next_syscall(n, a);
 	if (r >= 0) {

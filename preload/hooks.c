@@ -52,7 +52,7 @@ static int open_done(bool serve, const struct mc_track_plan *plan, int fd)
 {
 	struct mc_guard g;
 	if (fd >= 0)
-		mc_fd_freed((unsigned)fd, (unsigned)fd);   /* if it was ours, it was freed unseen */
+		mc_host_fd_freed((unsigned)fd, (unsigned)fd);   /* if it was ours, it was freed unseen */
 	if (fd >= 0 && mc_enter(&g)) {
 		mc_track_done(serve ? plan : NULL, fd);
 		mc_leave(&g);
@@ -318,7 +318,9 @@ static bool serve(int fd, const struct iovec *iov, int cnt, off_t off, bool expl
 	int saved = errno;
 	if (!mc_enter(&g)) {
 		struct mc_ofd *o = mc_fd_peek(fd);
-		if (!o)
+		/* A vfork() child's closes leave our map alone: the number
+		 * may hold another file now. One fstat() per read there. */
+		if (!o || ((mc_busy & MC_BUSY_VFORK) && !mc_ofd_check_fd(o, fd)))
 			return false;
 		r = mc_ofd_read_nested(o, fd, iov, cnt, off);
 	} else {
@@ -513,11 +515,11 @@ static void dup_to(int fd, int fd2)
 }
 
 /* Numbers freed or replaced: the fd map (forget) and the views' own fds
- * (mc_fd_freed, lock-free, also from a nested call) are told first. */
+ * (mc_host_fd_freed, lock-free, also from a nested call) are told first. */
 MC_EXPORT int close(int fd)
 {
 	if (fd >= 0)
-		mc_fd_freed((unsigned)fd, (unsigned)fd);
+		mc_host_fd_freed((unsigned)fd, (unsigned)fd);
 	forget(fd);
 	return REAL(close) ? mc_real.close(fd) : (int)syscall(SYS_close, fd);
 }
@@ -525,7 +527,7 @@ MC_EXPORT int close(int fd)
 MC_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
-		mc_fd_freed(first, last);
+		mc_host_fd_freed(first, last);
 		forget_range(first, last);
 	}
 	return REAL(close_range)(first, last, flags);
@@ -534,7 +536,7 @@ MC_EXPORT int close_range(unsigned first, unsigned last, int flags)
 MC_EXPORT void closefrom(int lowfd)
 {
 	if (lowfd >= 0) {
-		mc_fd_freed((unsigned)lowfd, UINT_MAX);
+		mc_host_fd_freed((unsigned)lowfd, UINT_MAX);
 		forget_range((unsigned)lowfd, UINT_MAX);
 	}
 	REAL(closefrom)(lowfd);
@@ -551,7 +553,7 @@ MC_EXPORT int dup(int fd)
 MC_EXPORT int dup2(int fd, int fd2)
 {
 	if (fd2 >= 0 && fd2 != fd)
-		mc_fd_freed((unsigned)fd2, (unsigned)fd2);
+		mc_host_fd_freed((unsigned)fd2, (unsigned)fd2);
 	int r = REAL(dup2)(fd, fd2);
 	if (r >= 0)
 		dup_to(fd, fd2);
@@ -561,7 +563,7 @@ MC_EXPORT int dup2(int fd, int fd2)
 MC_EXPORT int dup3(int fd, int fd2, int flags)
 {
 	if (fd2 >= 0)
-		mc_fd_freed((unsigned)fd2, (unsigned)fd2);
+		mc_host_fd_freed((unsigned)fd2, (unsigned)fd2);
 	int r = REAL(dup3)(fd, fd2, flags);
 	if (r >= 0)
 		dup_to(fd, fd2);
@@ -677,42 +679,33 @@ MC_EXPORT int chroot(const char *path)
 
 /* ---- exec, spawn, and the kernel reading the fd itself ------------------ */
 
-static void before_exec(void)
-{
-	struct mc_guard g;
-	if (mc_enter(&g)) {
-		mc_fd_sync_kernel_inherited();
-		mc_leave(&g);
-	}
-}
-
 MC_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	before_exec();
+	mc_exec_prepare();
 	return REAL(execve)(path, argv, envp);
 }
 
 MC_EXPORT int execv(const char *path, char *const argv[])
 {
-	before_exec();
+	mc_exec_prepare();
 	return REAL(execv)(path, argv);
 }
 
 MC_EXPORT int execvp(const char *file, char *const argv[])
 {
-	before_exec();
+	mc_exec_prepare();
 	return REAL(execvp)(file, argv);
 }
 
 MC_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	before_exec();
+	mc_exec_prepare();
 	return REAL(execvpe)(file, argv, envp);
 }
 
 MC_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	before_exec();
+	mc_exec_prepare();
 	return REAL(fexecve)(fd, argv, envp);
 }
 
@@ -758,26 +751,26 @@ MC_EXPORT int execle(const char *path, const char *arg, ...)
 MC_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	before_exec();
+	mc_exec_prepare();
 	return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
 }
 
 MC_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	before_exec();
+	mc_exec_prepare();
 	return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
 }
 
 MC_EXPORT int system(const char *cmd)
 {
-	before_exec();
+	mc_exec_prepare();
 	return REAL(system)(cmd);
 }
 
 MC_EXPORT FILE *popen(const char *cmd, const char *mode)
 {
-	before_exec();
+	mc_exec_prepare();
 	return REAL(popen)(cmd, mode);
 }
 

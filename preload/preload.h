@@ -103,7 +103,14 @@ void *mc_resolve(const char *name);
  * inside our code, holding a lock. Nested calls must not take our locks:
  * they go to the kernel. Inside our code cancellation is disabled, so that
  * pthread_cancel() never unwinds through a held lock (our own calls to poll
- * and nanosleep are cancellation points). */
+ * and nanosleep are cancellation points).
+ *
+ * A vfork() child runs on its parent's memory, this thread's TLS included,
+ * until it execs or exits: whatever it does to our map or slots, it does to
+ * the parent's. Our vfork() (fork.c) marks it busy for that time, so every
+ * hook in it keeps its hands off our state as a nested call does. */
+#define MC_BUSY_HOOK 1                  /* this thread is inside our code */
+#define MC_BUSY_VFORK 2                 /* this thread is a vfork() child */
 extern __thread int mc_busy;
 struct mc_guard {
 	int cancel;
@@ -112,7 +119,7 @@ static inline bool mc_enter(struct mc_guard *g)
 {
 	if (mc_busy)
 		return false;
-	mc_busy = 1;
+	mc_busy = MC_BUSY_HOOK;
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &g->cancel);
 	return true;
 }
@@ -121,6 +128,28 @@ static inline void mc_leave(struct mc_guard *g)
 	pthread_setcancelstate(g->cancel, NULL);
 	mc_busy = 0;
 }
+
+/* The host freed or replaced fd numbers @first..@last: the views' own fds
+ * and the daemon connection are told (mc_fd_freed: lock-free, so also from
+ * a nested call), except from a vfork() child, whose numbers are its own:
+ * the parent's are still open. */
+static inline void mc_host_fd_freed(unsigned first, unsigned last)
+{
+	if (unlikely(last >= __atomic_load_n(&mc_view_fd_low, __ATOMIC_RELAXED)) && !(mc_busy & MC_BUSY_VFORK))
+		mc_views_fd_freed(first, last);
+}
+
+/* ---- real.c and fork.c: children and exec -------------------------------
+ * Around every fork-like call (fork()'s handlers, _Fork, clone without
+ * CLONE_VM through syscall()): _prepare takes our locks, under the
+ * recursion guard, and says whether it did; then exactly one of _parent or
+ * _child, on the same thread, with what it said. (real.c) */
+bool mc_fork_prepare(void);
+void mc_fork_parent(bool locked);
+void mc_fork_child(bool locked);
+/* Before exec (any form) or spawn: inherited served fds get the kernel
+ * offset set to ours. (fork.c) */
+void mc_exec_prepare(void);
 
 /* ---- the descriptions we serve: fdmap.c (which fd holds which), ofd.c
  * (reading), kpos.c (the kernel's offset), getmntent.c ------------------- */

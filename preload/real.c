@@ -19,9 +19,44 @@ static int init_state;                  /* 0 none, 1 running, 2 done; atomic */
 static __thread bool initialising;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static void atfork_prepare(void) { mc_ofd_atfork_prepare(); }
-static void atfork_parent(void) { mc_ofd_atfork_parent(); }
-static void atfork_child(void) { mc_ofd_atfork_child(); }
+/* The steps around every fork-like call (preload.h). Under the recursion
+ * guard: a signal handler that closes a served fd between _prepare and
+ * _parent must not wait for the fd_lock this thread holds. A fork from
+ * inside our code (a handler that interrupted a hook) takes nothing, and
+ * its child is not counted in the slots: it is left as a _Fork child was
+ * before (no handler can do better there). */
+static __thread struct mc_guard fork_guard;
+
+bool mc_fork_prepare(void)
+{
+	if (!mc_enter(&fork_guard))
+		return false;
+	mc_ofd_atfork_prepare();
+	return true;
+}
+
+void mc_fork_parent(bool locked)
+{
+	if (locked) {
+		mc_ofd_atfork_parent();
+		mc_leave(&fork_guard);
+	}
+}
+
+void mc_fork_child(bool locked)
+{
+	if (locked) {
+		mc_ofd_atfork_child();
+		mc_leave(&fork_guard);
+	}
+}
+
+/* fork()'s handlers: whether _prepare took our locks is kept per thread
+ * until _parent or _child. */
+static __thread bool atfork_locked;
+static void atfork_prepare(void) { atfork_locked = mc_fork_prepare(); }
+static void atfork_parent(void) { mc_fork_parent(atfork_locked); }
+static void atfork_child(void) { mc_fork_child(atfork_locked); }
 
 void *mc_resolve(const char *name)
 {

@@ -825,11 +825,12 @@ static const char *pipe_out(int rfd, long r)
 	return n > 0 ? digest(buf, (size_t)n) : "-";
 }
 
-/* --child-read FD: what a program exec'd with the fd inherited reads. */
-static int child_read(const char *fdstr)
+/* --child-read FD [SCENARIO]: what a program exec'd with the fd inherited
+ * reads. */
+static int child_read(const char *fdstr, const char *label)
 {
 	int fd = atoi(fdstr);
-	scen = "kpos";
+	scen = label ? label : "kpos";
 	say("exec.child: %s", rd(fd, 10));
 	return 0;
 }
@@ -980,6 +981,263 @@ static void scen_close(void)
 		close(p[1]);
 	}
 	scen_close_unseen();
+}
+
+/* ---- scenario: children ------------------------------------------------
+ * Children the program makes without fork(): each shares (vfork) or copies
+ * (_Fork, clone through syscall()) the parent's memory, and the parent's
+ * pass on an inherited fd must go on where it was whatever the child does
+ * with its own copy of the number. */
+
+/* What a vfork() child does to its copy of @fd before _exit. */
+static void vfork_op(const char *op, int fd)
+{
+	if (strcmp(op, "close") == 0) {
+		close(fd);
+	} else if (strcmp(op, "close_open") == 0) {
+		close(fd);
+		open("/dev/null", O_RDONLY);    /* the number again, another file */
+	} else if (strcmp(op, "dup2") == 0) {
+		dup2(0, fd);
+	} else if (strcmp(op, "dup3") == 0) {
+		dup3(0, fd, 0);
+	} else if (strcmp(op, "close_range") == 0) {
+		close_range((unsigned)fd, (unsigned)fd, 0);
+	} else if (strcmp(op, "closefrom") == 0) {
+		closefrom(fd);
+	}
+}
+
+/* vfork(), the child does @op (NULL: exec a reader of @fd), the parent
+ * waits. Nothing of this frame is used by the parent after vfork(). */
+static __attribute__((noinline)) int vfork_run(const char *op, int fd)
+{
+	char fdstr[16];
+	int status = 0;
+	snprintf(fdstr, sizeof fdstr, "%d", fd);
+	fflush(stdout);
+	pid_t pid = vfork();
+	if (pid == 0) {
+		if (op)
+			vfork_op(op, fd);
+		else
+			execl("/proc/self/exe", "probe", "--child-read", fdstr, "children.vfork", (char *)NULL);
+		_exit(op ? 0 : 127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	return status;
+}
+
+static void children_vfork(void)
+{
+	static const char *const ops[] = { "close", "close_open", "dup2", "dup3", "close_range", "closefrom" };
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
+		int fd = open_fmt(MI);
+		say("vfork.%s.read: %s", ops[i], rd(fd, 10));
+		int status = vfork_run(ops[i], fd);
+		say("vfork.%s.parent: %s %s", ops[i], status_str(status), rd(fd, 10));
+		close(fd);
+	}
+	/* The child execs with the fd: it reads on from the parent's offset. */
+	int fd = open_fmt(MO);
+	say("vfork.exec.read: %s", rd(fd, 10));
+	int status = vfork_run(NULL, fd);
+	say("vfork.exec.parent: %s %s", status_str(status), rd(fd, 10));
+	close(fd);
+}
+
+/* clone() with CLONE_VM|CLONE_VFORK, as spawn libraries do: the child
+ * runs on its own stack in the parent's memory, closes the fd (or execs a
+ * reader of it) and exits. */
+struct clone_arg {
+	int fd;
+	bool exec;
+};
+
+static int clone_vfork_child(void *p)
+{
+	struct clone_arg *a = p;
+	char fdstr[16];
+	if (!a->exec) {
+		close(a->fd);
+		return 0;               /* not _exit: ASan frowns on it on this stack */
+	}
+	snprintf(fdstr, sizeof fdstr, "%d", a->fd);
+	execl("/proc/self/exe", "probe", "--child-read", fdstr, "children.clone_vfork", (char *)NULL);
+	return 127;
+}
+
+static void children_clone_vfork(void)
+{
+	static char stack[256 * 1024] __attribute__((aligned(16)));
+	for (int exec = 0; exec <= 1; exec++) {
+		const char *tag = exec ? "exec" : "close";
+		struct clone_arg a = { open_fmt(exec ? MO : MI), exec };
+		int status = 0;
+		say("clone_vfork.%s.read: %s", tag, rd(a.fd, 10));
+		fflush(stdout);
+		pid_t pid = clone(clone_vfork_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+		if (pid < 0 || waitpid(pid, &status, 0) < 0)
+			status = -1;
+		say("clone_vfork.%s.parent: %s %s", tag, status_str(status), rd(a.fd, 10));
+		close(a.fd);
+	}
+}
+
+static int clone_close_child(void *p)
+{
+	close(*(int *)p);
+	return 0;
+}
+
+/* A child made without fork handlers closes the fd: the parent's pass
+ * survives, also once the parent opens another table (whose description
+ * must not take over the first one's). */
+static int fork_by_fd;
+
+static pid_t fork_by(const char *how)
+{
+	if (strcmp(how, "_Fork") == 0)
+		return _Fork();
+	if (strcmp(how, "clone") == 0)
+		return (pid_t)syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+	if (strcmp(how, "clone_fn") == 0) {        /* clone(): the child never returns here */
+		static char stack[256 * 1024] __attribute__((aligned(16)));
+		return clone(clone_close_child, stack + sizeof stack, SIGCHLD, &fork_by_fd);
+	}
+#ifdef SYS_clone3
+	if (strcmp(how, "clone3") == 0) {
+		uint64_t args[11] = { 0 };      /* struct clone_args: flags, ..., exit_signal */
+		args[4] = SIGCHLD;
+		pid_t r = (pid_t)syscall(SYS_clone3, args, sizeof args);
+		if (!(r < 0 && errno == ENOSYS))
+			return r;
+		return (pid_t)syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+	}
+#endif
+#ifdef SYS_fork
+	if (strcmp(how, "fork_syscall") == 0)
+		return (pid_t)syscall(SYS_fork);
+#endif
+	return -1;
+}
+
+static void children_nohandlers(void)
+{
+	static const char *const hows[] = { "_Fork", "clone", "clone3", "fork_syscall", "clone_fn" };
+	for (size_t i = 0; i < ARRAY_SIZE(hows); i++) {
+		int fd = open_fmt(MI), status = 0;
+		fork_by_fd = fd;
+		say("%s.read: %s", hows[i], rd(fd, 10));
+		fflush(stdout);
+		pid_t pid = fork_by(hows[i]);
+		if (pid == 0) {
+			close(fd);
+			_exit(0);
+		}
+		if (pid < 0) {
+			say("%s: %s", hows[i], ename(errno));
+			close(fd);
+			continue;
+		}
+		waitpid(pid, &status, 0);
+		int other = open_fmt(MO);
+		const char *r = rd(other, 100);
+		say("%s.other: %s", hows[i], r);
+		say("%s.parent: %s %s", hows[i], status_str(status), rd(fd, 10));
+		close(other);
+		close(fd);
+	}
+}
+
+/* exec through syscall(): the exec'd program reads on from our offset. */
+static void children_exec_syscall(void)
+{
+	extern char **environ;
+	static const char *const hows[] = { "execve", "execveat" };
+	for (size_t i = 0; i < ARRAY_SIZE(hows); i++) {
+		int fd = open_fmt(i ? MO : MI), status = 0;
+		char fdstr[16], label[64];
+		snprintf(fdstr, sizeof fdstr, "%d", fd);
+		snprintf(label, sizeof label, "children.syscall_%s", hows[i]);
+		char *argv[] = { "probe", "--child-read", fdstr, label, NULL };
+		say("syscall_%s.read: %s", hows[i], rd(fd, 10));
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			if (i == 0)
+				syscall(SYS_execve, "/proc/self/exe", argv, environ);
+			else
+				syscall(SYS_execveat, AT_FDCWD, "/proc/self/exe", argv, environ, 0);
+			_exit(127);
+		}
+		waitpid(pid, &status, 0);
+		say("syscall_%s.parent: %s %s", hows[i], status_str(status), rd(fd, 10));
+		close(fd);
+	}
+}
+
+/* fork() while a signal handler dups and closes a served fd: the handler
+ * may run inside fork(), between the fork handlers (a signal that arrived
+ * during the system call is handled before fork() returns). */
+#define FORK_SIGNAL_FORKS 20
+static int fork_signal_fd;
+static volatile sig_atomic_t fork_signal_runs, fork_signal_stop;
+
+static void fork_signal_handler(int sig)
+{
+	(void)sig;
+	int e = errno;
+	int d = dup(fork_signal_fd);
+	if (d >= 0)
+		close(d);
+	fork_signal_runs++;
+	errno = e;
+}
+
+static void *fork_signal_sender(void *arg)
+{
+	pthread_t main_thread = *(pthread_t *)arg;
+	struct timespec ts = { 0, 20 * 1000 };
+	while (!fork_signal_stop) {
+		pthread_kill(main_thread, SIGUSR1);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void fork_signal_run(void *arg)
+{
+	(void)arg;
+	struct sigaction sa = { .sa_handler = fork_signal_handler, .sa_flags = SA_RESTART };
+	sigaction(SIGUSR1, &sa, NULL);
+	fork_signal_fd = open_fmt(MI);
+	say("fork_signal.read: %s", rd(fork_signal_fd, 10));
+	pthread_t self = pthread_self(), th;
+	pthread_create(&th, NULL, fork_signal_sender, &self);
+	unsigned forks = 0;
+	for (int i = 0; i < FORK_SIGNAL_FORKS; i++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(0);
+		if (pid > 0 && waitpid(pid, NULL, 0) == pid)
+			forks++;
+	}
+	fork_signal_stop = 1;
+	pthread_join(th, NULL);
+	say("fork_signal: forks=%u handler_ran=%s %s", forks, yesno(fork_signal_runs > 0), rd(fork_signal_fd, 10));
+}
+
+static void scen_children(void)
+{
+	children_vfork();
+	children_clone_vfork();
+	children_nohandlers();
+	children_exec_syscall();
+	int status = isolated(fork_signal_run, NULL, 60);
+	if (status)
+		say("fork_signal: %s", status_str(status));
 }
 
 /* ---- scenario: stdio ---------------------------------------------------- */
@@ -1974,6 +2232,7 @@ static const struct scenario scenarios[] = {
 	{ "offsets", scen_offsets, false, 120 },
 	{ "kpos", scen_kpos, false, 60 },
 	{ "close", scen_close, false, 60 },
+	{ "children", scen_children, false, 60 },
 	{ "stdio", scen_stdio, false, 120 },
 	{ "mntent", scen_mntent, false, 300 },
 	{ "threads", scen_threads, false, 600 },
@@ -2018,8 +2277,8 @@ int main(int argc, char **argv)
 	bool change = false, fork_each = true;
 	bool want[ARRAY_SIZE(scenarios)] = { false }, any = false;
 
-	if (argc == 3 && strcmp(argv[1], "--child-read") == 0)
-		return child_read(argv[2]);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "--child-read") == 0)
+		return child_read(argv[2], argv[3]);
 	for (int i = 1; i < argc; i++) {
 		size_t j;
 		if (strcmp(argv[i], "--list") == 0) {
