@@ -224,6 +224,9 @@ bool mc_client_worth(void);
 struct mc_view_key;
 int mc_client_fetch(enum mc_format fmt, const struct mc_view_key *key, uint64_t have_gen,
 		    bool revalidate, struct mc_snap **ret_snap, uint64_t *ret_captured_ns);
+/* One snapshot from the daemon for one pass (no previous generation, not
+ * kept), on a connection opened and closed here. Returns 0 or <0. */
+int mc_client_fetch_once(enum mc_format fmt, const struct mc_view_key *key, struct mc_snap **ret_snap);
 /* The daemon's statistics as text, into @buf. */
 int mc_client_stats(char *buf, size_t size);
 void mc_client_atfork_child(void);
@@ -259,6 +262,8 @@ struct mc_view *mc_view_get(enum mc_format fmt, const struct mc_view_key *key);
  * The snapshot may be unvalidated (s->validated false) when churn never left
  * a quiet window: it is then as good as one kernel read, and is not kept. */
 int mc_view_snapshot(struct mc_view *v, struct mc_snap **ret_snap);
+/* The view's key (its namespace and root). */
+const struct mc_view_key *mc_view_key(const struct mc_view *v);
 /* Open the view's own fd now (in the calling thread's namespace and root),
  * if it has none. */
 int mc_view_prepare(struct mc_view *v);

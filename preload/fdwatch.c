@@ -33,8 +33,10 @@
 int mc_fd_fresh(int fd)
 {
 	struct mc_guard g;
-	if (fd >= 0)
+	if (fd >= 0) {
 		mc_fd_freed((unsigned)fd, (unsigned)fd);   /* a view's own number, freed unseen */
+		mc_first_forget((unsigned)fd, (unsigned)fd);
+	}
 	if (likely(fd < 0 || !mc_fd_peek(fd)) || !mc_enter(&g))
 		return fd;
 	int saved = errno;
@@ -287,6 +289,7 @@ static void before(long n, const long a[6])
 	switch (n) {
 	case SYS_close:
 		mc_fd_freed((unsigned)a[0], (unsigned)a[0]);
+		mc_first_forget((unsigned)a[0], (unsigned)a[0]);
 		if (mc_fd_peek((int)a[0]) && mc_enter(&g)) {
 			mc_fd_forget((int)a[0]);
 			mc_leave(&g);
@@ -296,6 +299,7 @@ static void before(long n, const long a[6])
 		if ((unsigned)a[2] & CLOSE_RANGE_CLOEXEC)
 			break;
 		mc_fd_freed((unsigned)a[0], (unsigned)a[1]);
+		mc_first_forget((unsigned)a[0], (unsigned)a[1]);
 		if (mc_enter(&g)) {
 			mc_fd_forget_range((unsigned)a[0], (unsigned)a[1]);
 			mc_leave(&g);
@@ -307,6 +311,10 @@ static void before(long n, const long a[6])
 static void dup_seen(int from, int to)
 {
 	struct mc_guard g;
+	if (from >= 0)
+		mc_first_forget((unsigned)from, (unsigned)from);
+	if (to >= 0)
+		mc_first_forget((unsigned)to, (unsigned)to);
 	if ((mc_fd_peek(from) || mc_fd_peek(to)) && mc_enter(&g)) {
 		mc_fd_dup(from, to);
 		mc_leave(&g);

@@ -193,6 +193,8 @@ bool mc_stream_mode(const char *mode, int *ret_flags);
 
 /* ---- track.c: decide whether an fd just opened is ours ----------------- */
 struct mc_track_plan {
+	bool stream;                    /* in: fopen or setmntent */
+	bool note;                      /* out: a first open(2), for first.c */
 	struct mc_view *view;
 	enum mc_format fmt;
 };
@@ -210,4 +212,31 @@ extern bool mc_threads_diverged;
 void mc_track_root_changed(void);
 /* Is this path, for an open with these flags, possibly one we serve? */
 bool mc_track_wanted(const char *path, int flags);
+/* Counts root and namespace changes (mc_track_root_changed). */
+unsigned mc_track_root_gen(void);
+/* The view of this process's root for @fmt, or NULL. */
+struct mc_view *mc_track_view(enum mc_format fmt);
+
+/* ---- first.c: a first open(2), passed through ------------------------- */
+/* Notes held; every hook that may touch a noted fd tests this one word. */
+extern int mc_first_live;
+/* @fd was the process's first open of @fmt, left to the kernel: its first
+ * read too; its second may continue in the daemon's snapshot. */
+void mc_first_note(int fd, enum mc_format fmt);
+/* A read() on @fd: true (*ret, errno set) if it was a noted fd's first
+ * read, made here through @real; false: the caller goes on as usual (the
+ * fd may be served now). */
+bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *, size_t), ssize_t *ret);
+/* lseek on @fd returned @r. */
+void mc_first_seeked(int fd, off_t r);
+void mc_first_forget_slow(unsigned first, unsigned last);
+/* Numbers @first..@last freed, duplicated or read in another way: their
+ * notes are dropped (the kernel keeps them). One load when none is held. */
+static inline void mc_first_forget(unsigned first, unsigned last)
+{
+	if (unlikely(__atomic_load_n(&mc_first_live, __ATOMIC_RELAXED)))
+		mc_first_forget_slow(first, last);
+}
+void mc_first_atfork_prepare(void);
+void mc_first_atfork_release(void);
 #endif

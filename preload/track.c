@@ -11,10 +11,12 @@
  * a view (namespace and root) key can be taken; and this is not the
  * process's first open of that format: a process that reads the table once
  * gains nothing from a copy and would pay for our own extra open and read,
- * so the first open passes straight to the kernel, unless mountcached
- * runs and the table is not small (mc_client_worth): then even the first
- * read is a copy. MOUNTCACHE_SERVE_FIRST=1 serves it without a daemon too
- * (the tests use that for the served path). */
+ * so the first open passes straight to the kernel. With mountcached
+ * running, a first open(2) is noted (first.c: its second read may continue
+ * in the daemon's snapshot), and a first fopen or setmntent is served at
+ * once unless the table is small (mc_client_worth). MOUNTCACHE_SERVE_FIRST=1
+ * serves every first open, with or without a daemon (the tests use that
+ * for the served path). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -165,6 +167,11 @@ void mc_track_root_changed(void)
 	__atomic_add_fetch(&root_gen, 1, __ATOMIC_RELEASE);
 }
 
+unsigned mc_track_root_gen(void)
+{
+	return __atomic_load_n(&root_gen, __ATOMIC_ACQUIRE);
+}
+
 static struct mc_view *view_self(enum mc_format fmt)
 {
 	struct mc_view_key key;
@@ -181,6 +188,11 @@ static struct mc_view *view_self(enum mc_format fmt)
 		__atomic_store_n(&kept[fmt], k, __ATOMIC_RELEASE);
 	}
 	return v;
+}
+
+struct mc_view *mc_track_view(enum mc_format fmt)
+{
+	return view_self(fmt);
 }
 
 bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan *ret)
@@ -201,10 +213,17 @@ bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan 
 		goto out;
 	if (!serves_self(&p))
 		goto out;
-	if (__atomic_add_fetch(&opened[p.fmt], 1, __ATOMIC_RELAXED) == 1 && !mc_serve_first &&
-	    !mc_client_worth()) {
-		MC_DEBUG("open %s: first open, left to the kernel", path);
-		goto out;
+	ret->note = false;
+	if (__atomic_add_fetch(&opened[p.fmt], 1, __ATOMIC_RELAXED) == 1 && !mc_serve_first) {
+		/* open(2): first.c decides at the second read, if there is
+		 * one. A stream is read a buffer at a time: with a daemon
+		 * that serves more than a small table, it is served now. */
+		if (!ret->stream || !mc_client_worth()) {
+			MC_DEBUG("open %s: first open, left to the kernel", path);
+			ret->note = !ret->stream;
+			ret->fmt = p.fmt;
+			goto out;
+		}
 	}
 	ret->view = view_self(p.fmt);
 	ret->fmt = p.fmt;

@@ -166,7 +166,11 @@ fake_read() {   # fake_read MODE [AS-USER]: a preloaded read against a fake daem
 	"${run[@]}" "$B/fakedaemon" --socket "$sock" --mode "$mode" & local f=$!
 	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.02; done
 	[ -S "$sock" ] || { echo "fake daemon did not start"; kill $f; return 1; }
-	MOUNTCACHE_SOCKET=$sock LD_PRELOAD=$PRE cat /proc/self/mountinfo > "$tmp/f"
+	# A first open(2) reads the kernel's first page and continues in
+	# the daemon's table only if that begins with the same bytes (a
+	# forged one never does): serve the first open at once, so that the
+	# checks of the answer itself are what is tested.
+	MOUNTCACHE_SERVE_FIRST=1 MOUNTCACHE_SOCKET=$sock LD_PRELOAD=$PRE cat /proc/self/mountinfo > "$tmp/f"
 	kill $f; wait $f 2>/dev/null; rm -f "$sock"
 }
 forged() {   # the forged table must not be served: the kernel's is

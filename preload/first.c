@@ -1,0 +1,305 @@
+/* first.c: a process's first open of a mount table, when it is not served.
+ *
+ * A process that reads the table once gains nothing from a copy of its
+ * own, and one that reads only the first page (head, grep -q) would pay
+ * for all of it. So the first open(2) of each format is only noted here
+ * (no fd, no mapping, no system call), and its first read() goes to the
+ * kernel as it is. Only a second read() on that fd, which shows the table
+ * is larger than one read and the program wants more of it, asks the
+ * daemon for a snapshot, and continues in it when all of these hold:
+ *   (a) the kernel's offset is where the first read left it (lseek
+ *       SEEK_CUR, one call): nothing we did not see moved it;
+ *   (b) the bytes the kernel gave are the snapshot's first bytes;
+ *   (c) seq_file's chunking, replayed over the snapshot for the first
+ *       read's count, gives the same length (seqfile.c).
+ * Then the program sees exactly the snapshot's text: a table as it was at
+ * one moment after its first read, never the kernel's first part and a
+ * snapshot's rest of two different tables. Otherwise the kernel serves the
+ * rest of the pass, as it would without us.
+ *
+ * (b) compares a SipHash-1-3 of the first read's bytes and length, taken
+ * in the program's buffer while it is hot, keyed with the process's
+ * AT_RANDOM bytes (nobody outside the process can aim a collision).
+ * Keeping a copy instead would write fresh heap pages, a page fault each
+ * (~12 us on this project's machine kind, the price of the kernel's whole
+ * first read at 20 mounts) for a process that most often stops there; the
+ * hash touches no new memory: ~1 us per 4 KiB, paid on the first read only
+ * when it filled the program's buffer (a shorter one reached the end).
+ *
+ * Anything else done to the fd before the second read (pread, readv, a
+ * seek that is not a no-op at offset 0, dup, fdopen, sendfile and
+ * friends, close, exec, fork) drops the note: the kernel serves that fd
+ * for good. fopen() and setmntent() do not come here: stdio reads whole
+ * buffers, and their first open is served at once when a daemon runs
+ * (track.c). */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "ofd.h"
+
+enum { FREE, OPENED, BUSY, READ };
+
+struct note {
+	int fd;                         /* -1: dropped */
+	int state;
+	enum mc_format fmt;
+	unsigned root_gen;              /* track.c's at the open */
+	size_t want, got;               /* the first read's count and result */
+	uint64_t hash;                  /* of its bytes */
+};
+
+/* At most one per format: only a first open is noted. */
+static struct note notes[2] = { { .fd = -1 }, { .fd = -1 } };
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+int mc_first_live;                      /* notes not FREE; atomic */
+
+/* ---- SipHash-1-3 --------------------------------------------------------- */
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                 \
+	do {                                                                     \
+		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);        \
+		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                           \
+		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                           \
+		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);        \
+	} while (0)
+
+static uint64_t siphash13(const unsigned char *p, size_t len)
+{
+	static uint64_t key[2];
+	if (unlikely(!key[0] && !key[1])) {
+		const void *r = (const void *)getauxval(AT_RANDOM);
+		if (r)
+			memcpy(key, r, sizeof key);
+		else
+			key[0] = (uint64_t)(uintptr_t)&key ^ mc_now_ns();
+	}
+	uint64_t v0 = 0x736f6d6570736575ull ^ key[0], v1 = 0x646f72616e646f6dull ^ key[1];
+	uint64_t v2 = 0x6c7967656e657261ull ^ key[0], v3 = 0x7465646279746573ull ^ key[1];
+	uint64_t b = (uint64_t)len << 56, m;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&m, p + i, 8);
+		m = le64toh(m);
+		v3 ^= m;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (size_t k = 0; i + k < len; k++)
+		b |= (uint64_t)p[i + k] << (8 * k);
+	v3 ^= b;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* ---- the notes ------------------------------------------------------------ */
+/* Under the lock. A BUSY note (its first read under way) is freed by the
+ * thread reading, which finds its fd gone. */
+static void drop_locked(struct note *n)
+{
+	n->fd = -1;
+	if (n->state != BUSY && n->state != FREE) {
+		n->state = FREE;
+		__atomic_sub_fetch(&mc_first_live, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static struct note *find_locked(int fd)
+{
+	for (int i = 0; i < 2; i++)
+		if (notes[i].fd == fd && fd >= 0)
+			return &notes[i];
+	return NULL;
+}
+
+void mc_first_note(int fd, enum mc_format fmt)
+{
+	pthread_mutex_lock(&lock);
+	struct note *n = &notes[fmt];
+	if (n->state == FREE) {
+		*n = (struct note){ .fd = fd, .state = OPENED, .fmt = fmt, .root_gen = mc_track_root_gen() };
+		__atomic_add_fetch(&mc_first_live, 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+/* From a nested call (a signal handler, our lock perhaps held) nothing is
+ * dropped: a note on a number freed unseen is harmless, as (a) and (b)
+ * then fail on whatever file holds the number. */
+void mc_first_forget_slow(unsigned first, unsigned last)
+{
+	struct mc_guard g;
+	if (!mc_enter(&g))
+		return;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < 2; i++)
+		if (notes[i].fd >= 0 && (unsigned)notes[i].fd >= first && (unsigned)notes[i].fd <= last)
+			drop_locked(&notes[i]);
+	pthread_mutex_unlock(&lock);
+	mc_leave(&g);
+}
+
+void mc_first_seeked(int fd, off_t r)
+{
+	struct mc_guard g;
+	if (!mc_enter(&g))
+		return;
+	pthread_mutex_lock(&lock);
+	struct note *n = find_locked(fd);
+	/* Python's open() asks lseek(fd, 0, SEEK_CUR) before it reads: at
+	 * offset 0 before the first read, nothing has changed. */
+	if (n && !(n->state == OPENED && r == 0))
+		drop_locked(n);
+	pthread_mutex_unlock(&lock);
+	mc_leave(&g);
+}
+
+/* fork: no note crosses it, in the child or in the parent. The two share
+ * the kernel's offset; a note's second read would move only ours. */
+void mc_first_atfork_prepare(void)
+{
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < 2; i++)
+		drop_locked(&notes[i]);
+}
+
+void mc_first_atfork_release(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+/* ---- the second read -------------------------------------------------------- */
+/* Continue the pass the kernel began on @fd in a snapshot from the daemon,
+ * if (a), (b) and (c) hold. On success @fd is served from now on (fdmap.c)
+ * as if the snapshot's first @n->got bytes had been read through us. */
+static void adopt(int fd, const struct note *n)
+{
+	struct mc_view *v;
+	struct mc_snap *snap;
+	struct stat st;
+	struct statfs sfs;
+	struct mc_seq q;
+
+	if (n->root_gen != mc_track_root_gen())
+		return;                 /* another root or namespace since the open */
+	if (!mc_client_worth())
+		return;                 /* no daemon, or a small table: the kernel */
+	if (mc_sys_lseek(fd, 0, SEEK_CUR) != (off_t)n->got)
+		return;                                         /* (a) */
+	if (!(v = mc_track_view(n->fmt)))
+		return;
+	if (mc_client_fetch_once(n->fmt, mc_view_key(v), &snap) < 0)
+		return;
+	mc_seq_init(&q);
+	struct mc_seq_text t = { .text = snap->text, .len = snap->len };
+	if (snap->len <= n->got || siphash13((const unsigned char *)snap->text, n->got) != n->hash ||
+	    mc_seq_read(&q, &t, 0, -1, n->want) != n->got) {            /* (b), (c) */
+		MC_DEBUG("fd %d: the daemon's table is not the one the kernel began", fd);
+		goto out;
+	}
+	/* The file really is on procfs (a chroot may have a plain file with
+	 * the same first bytes), and its identity for later passes. */
+	if (mc_sys_fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+		goto out;
+	if (mc_fd_track(fd, v, n->fmt, &st) < 0)
+		goto out;
+	struct mc_ofd *o = mc_fd_get(fd);
+	if (!o)
+		goto out;
+	struct mc_slot *s = o->slot;
+	mc_slot_lock(s);
+	o->snap = mc_snap_ref(snap);
+	s->gen = snap->gen;
+	s->pos = s->read_pos = (int64_t)n->got;
+	s->seq = q;
+	mc_slot_unlock(s);
+	mc_ofd_put(o);
+	MC_DEBUG("fd %d: the rest of the pass from the daemon's snapshot", fd);
+out:
+	mc_snap_unref(snap);
+}
+
+/* Is there more after a first read that returned @r of @count bytes?
+ * seq_file returns one buffer (a page) per read: the records that fit, so
+ * a read stops short both at the end of the table and before a record that
+ * does not fit in what is left of the page. The second is likely only when
+ * what is left is not much more than the lines we saw; on a small table
+ * (the end) the program's next read is then the kernel's, which costs far
+ * less than asking the daemon. A wrong guess only costs time: (b) checks
+ * the bytes either way. */
+static bool may_continue(const char *buf, size_t r, size_t count)
+{
+	if (r == count || r >= MC_SEQ_PAGE)
+		return true;
+	size_t longest = 0;
+	for (const char *p = buf, *end = buf + r; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl ? nl + 1 : end) - p);
+		if (len > longest)
+			longest = len;
+		p += len;
+	}
+	return MC_SEQ_PAGE - r < 2 * longest;
+}
+
+bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *, size_t), ssize_t *ret)
+{
+	struct mc_guard g;
+	struct note *n, copy;
+
+	pthread_testcancel();                   /* read() is a cancellation point */
+	if (!mc_enter(&g))
+		return false;
+	int saved = errno;
+	pthread_mutex_lock(&lock);
+	n = find_locked(fd);
+	if (!n || n->state == BUSY) {           /* another thread is reading it */
+		if (n)
+			drop_locked(n);
+		pthread_mutex_unlock(&lock);
+		mc_leave(&g);
+		return false;
+	}
+	if (n->state == READ) {
+		copy = *n;
+		drop_locked(n);
+		pthread_mutex_unlock(&lock);
+		adopt(fd, &copy);
+		errno = saved;
+		mc_leave(&g);
+		return false;                   /* served now, or the kernel's */
+	}
+	/* The first read: the kernel's, as it is. */
+	n->state = BUSY;
+	pthread_mutex_unlock(&lock);
+	ssize_t r = real ? real(fd, buf, count) : syscall(SYS_read, fd, buf, count);
+	int e = errno;
+	bool more = r > 0 && may_continue(buf, (size_t)r, count);
+	uint64_t h = more ? siphash13(buf, (size_t)r) : 0;
+	pthread_mutex_lock(&lock);
+	if (n->fd != fd || !more) {
+		n->state = READ;                /* so that drop_locked frees it */
+		drop_locked(n);
+	} else {
+		n->state = READ;
+		n->want = count;
+		n->got = (size_t)r;
+		n->hash = h;
+	}
+	pthread_mutex_unlock(&lock);
+	mc_leave(&g);
+	errno = e;
+	*ret = r;
+	return true;
+}
