@@ -140,6 +140,45 @@ in_chroot() {
 }
 check "a chroot is served its own table" in_chroot
 
+# A first open(2): the kernel's first read, then the daemon's snapshot only
+# when nothing moved or read the fd in between and the table begins the
+# same; the program sees the bytes and the pieces the kernel would give.
+# tests/tools/firstread.py MODE OUT does one pattern; each runs bare and
+# preloaded (the same changes each time) and the two must agree.
+firstread() {   # firstread MODE WANT: WANT "served" or "kernel"
+	local mode=$1 want=$2 m
+	for m in bare pre; do
+		if [ $m = pre ]; then
+			MOUNTCACHE_DEBUG=1 LD_PRELOAD=$PRE "$PY" "$SRC/tests/tools/firstread.py" "$mode" "$tmp/fr.$m" \
+				2>"$tmp/fr.dbg" || return 1
+		else
+			"$PY" "$SRC/tests/tools/firstread.py" "$mode" "$tmp/fr.$m" || return 1
+		fi
+		case $mode in
+		late)   cat /proc/self/mountinfo >"$tmp/fr.$m.after"; umount "$MC_FIXTURE_LATE" ;;
+		early)  mount -o remount,bind,rw "$MC_FIXTURE_EARLY" ;;
+		esac
+	done
+	local got=kernel
+	grep -q "the rest of the pass from the daemon's snapshot" "$tmp/fr.dbg" && got=served
+	[ "$got" = "$want" ] || { echo "   $mode: $got, want $want"; return 1; }
+	if [ "$mode" = late ]; then    # a new mount id each time: each its own table
+		cmp -s "$tmp/fr.pre" "$tmp/fr.pre.after" && cmp -s "$tmp/fr.bare" "$tmp/fr.bare.after"
+	else
+		cmp -s "$tmp/fr.bare" "$tmp/fr.pre" && cmp -s "$tmp/fr.bare.len" "$tmp/fr.pre.len" &&
+			{ [ ! -e "$tmp/fr.bare.child" ] || cmp -s "$tmp/fr.bare.child" "$tmp/fr.pre.child"; }
+	fi
+}
+PY=/usr/bin/python3
+check "first open: the second read continues in the daemon's snapshot" firstread plain served
+check "first open: Python's open().read() (lseek at 0 first)" firstread python served
+check "first open: a seek between the reads leaves it to the kernel" firstread lseek kernel
+check "first open: a pread between the reads leaves it to the kernel" firstread pread kernel
+check "first open: a dup read between the reads leaves it to the kernel" firstread dup kernel
+check "first open: a fork whose child reads leaves it to the kernel" firstread fork kernel
+check "first open: a change in the first page: the kernel's, as bare" firstread early kernel
+check "first open: a change further on: the new table whole" firstread late served
+
 # The daemon SIGKILLed in a loop while readers run: every read correct.
 kill_loop() {
 	local bad=0 i
