@@ -262,8 +262,6 @@ struct mc_view *mc_view_get(enum mc_format fmt, const struct mc_view_key *key);
  * The snapshot may be unvalidated (s->validated false) when churn never left
  * a quiet window: it is then as good as one kernel read, and is not kept. */
 int mc_view_snapshot(struct mc_view *v, struct mc_snap **ret_snap);
-/* The view's key (its namespace and root). */
-const struct mc_view_key *mc_view_key(const struct mc_view *v);
 /* Open the view's own fd now (in the calling thread's namespace and root),
  * if it has none. */
 int mc_view_prepare(struct mc_view *v);

@@ -367,11 +367,6 @@ int mc_view_snapshot(struct mc_view *v, struct mc_snap **ret_snap)
 	return mc_view_snapshot_at(v, -1, false, ret_snap);
 }
 
-const struct mc_view_key *mc_view_key(const struct mc_view *v)
-{
-	return &v->key;
-}
-
 int mc_view_fd(struct mc_view *v)
 {
 	return v->fd;

@@ -311,9 +311,8 @@ static void before(long n, const long a[6])
 static void dup_seen(int from, int to)
 {
 	struct mc_guard g;
-	if (from >= 0)
-		mc_first_forget((unsigned)from, (unsigned)from);
-	if (to >= 0)
+	mc_first_used(from, false);
+	if (to >= 0 && to != from)
 		mc_first_forget((unsigned)to, (unsigned)to);
 	if ((mc_fd_peek(from) || mc_fd_peek(to)) && mc_enter(&g)) {
 		mc_fd_dup(from, to);

@@ -56,8 +56,26 @@ struct note {
 
 /* At most one per format: only a first open is noted. */
 static struct note notes[2] = { { .fd = -1 }, { .fd = -1 } };
+
+/* A pass continued in the daemon's snapshot is served here, to its end:
+ * seq_file's pieces (seqfile.c) copied from the mapping, no system call.
+ * It needs none of fdmap.c's machinery (a description, a shared slot,
+ * their pages: 6 system calls and 4 page faults in a fresh process),
+ * because it never outlives the pass: anything that would let another
+ * reader share the position (dup, fork, exec, fdopen, sendfile & co.),
+ * or read it otherwise (pread, readv, a seek), first moves the kernel's
+ * offset to ours (seq_file renders up to it) and leaves the fd to the
+ * kernel. Under the lock; fd and pos are also read by a nested call. */
+struct pass {
+	int fd;                         /* -1: none; atomic */
+	struct mc_snap *snap;
+	int64_t pos;                    /* ours; atomic */
+	int64_t read_pos;               /* where the last read ended, or -1 */
+	struct mc_seq q;
+};
+static struct pass passes[2] = { { .fd = -1 }, { .fd = -1 } };
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-int mc_first_live;                      /* notes not FREE; atomic */
+int mc_first_live;                      /* notes not FREE, and passes; atomic */
 
 /* ---- SipHash-1-3 --------------------------------------------------------- */
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -115,6 +133,29 @@ static void drop_locked(struct note *n)
 	}
 }
 
+/* @sync: the kernel's offset is set to ours first (the fd is read some
+ * other way now); without, the number was freed. */
+static void drop_pass_locked(struct pass *p, bool sync)
+{
+	int fd = __atomic_load_n(&p->fd, __ATOMIC_RELAXED);
+	if (fd < 0)
+		return;
+	if (sync)
+		mc_sys_lseek(fd, p->pos, SEEK_SET);
+	__atomic_store_n(&p->fd, -1, __ATOMIC_RELEASE);
+	mc_snap_unref(p->snap);
+	p->snap = NULL;
+	__atomic_sub_fetch(&mc_first_live, 1, __ATOMIC_RELAXED);
+}
+
+static struct pass *find_pass(int fd)
+{
+	for (int i = 0; i < 2; i++)
+		if (fd >= 0 && __atomic_load_n(&passes[i].fd, __ATOMIC_ACQUIRE) == fd)
+			return &passes[i];
+	return NULL;
+}
+
 static struct note *find_locked(int fd)
 {
 	for (int i = 0; i < 2; i++)
@@ -143,9 +184,30 @@ void mc_first_forget_slow(unsigned first, unsigned last)
 	if (!mc_enter(&g))
 		return;
 	pthread_mutex_lock(&lock);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		if (notes[i].fd >= 0 && (unsigned)notes[i].fd >= first && (unsigned)notes[i].fd <= last)
 			drop_locked(&notes[i]);
+		int fd = passes[i].fd;
+		if (fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last)
+			drop_pass_locked(&passes[i], false);
+	}
+	pthread_mutex_unlock(&lock);
+	mc_leave(&g);
+}
+
+void mc_first_used_slow(int fd, bool keep_note)
+{
+	struct mc_guard g;
+	if (!mc_enter(&g))
+		return;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < 2; i++) {
+		if (fd < 0 || notes[i].fd == fd)
+			if (!keep_note)
+				drop_locked(&notes[i]);
+		if (fd < 0 || passes[i].fd == fd)
+			drop_pass_locked(&passes[i], true);
+	}
 	pthread_mutex_unlock(&lock);
 	mc_leave(&g);
 }
@@ -170,8 +232,10 @@ void mc_first_seeked(int fd, off_t r)
 void mc_first_atfork_prepare(void)
 {
 	pthread_mutex_lock(&lock);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		drop_locked(&notes[i]);
+		drop_pass_locked(&passes[i], true);
+	}
 }
 
 void mc_first_atfork_release(void)
@@ -181,26 +245,24 @@ void mc_first_atfork_release(void)
 
 /* ---- the second read -------------------------------------------------------- */
 /* Continue the pass the kernel began on @fd in a snapshot from the daemon,
- * if (a), (b) and (c) hold. On success @fd is served from now on (fdmap.c)
- * as if the snapshot's first @n->got bytes had been read through us. */
-static void adopt(int fd, const struct note *n)
+ * if (a), (b) and (c) hold: then the rest of the pass is served from
+ * passes[], as if the snapshot's first @n->got bytes had been read here. */
+static bool adopt(int fd, const struct note *n)
 {
-	struct mc_view *v;
+	struct mc_view_key key;
 	struct mc_snap *snap;
-	struct stat st;
 	struct statfs sfs;
 	struct mc_seq q;
+	bool ok = false;
 
 	if (n->root_gen != mc_track_root_gen())
-		return;                 /* another root or namespace since the open */
+		return false;           /* another root or namespace since the open */
 	if (!mc_client_worth())
-		return;                 /* no daemon, or a small table: the kernel */
+		return false;           /* no daemon, or a small table: the kernel */
 	if (mc_sys_lseek(fd, 0, SEEK_CUR) != (off_t)n->got)
-		return;                                         /* (a) */
-	if (!(v = mc_track_view(n->fmt)))
-		return;
-	if (mc_client_fetch_once(n->fmt, mc_view_key(v), &snap) < 0)
-		return;
+		return false;                                   /* (a) */
+	if (mc_view_key_self(&key) < 0 || mc_client_fetch_once(n->fmt, &key, &snap) < 0)
+		return false;
 	mc_seq_init(&q);
 	struct mc_seq_text t = { .text = snap->text, .len = snap->len };
 	if (snap->len <= n->got || siphash13((const unsigned char *)snap->text, n->got) != n->hash ||
@@ -209,25 +271,49 @@ static void adopt(int fd, const struct note *n)
 		goto out;
 	}
 	/* The file really is on procfs (a chroot may have a plain file with
-	 * the same first bytes), and its identity for later passes. */
-	if (mc_sys_fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+	 * the same first bytes). */
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
 		goto out;
-	if (mc_fd_track(fd, v, n->fmt, &st) < 0)
-		goto out;
-	struct mc_ofd *o = mc_fd_get(fd);
-	if (!o)
-		goto out;
-	struct mc_slot *s = o->slot;
-	mc_slot_lock(s);
-	o->snap = mc_snap_ref(snap);
-	s->gen = snap->gen;
-	s->pos = s->read_pos = (int64_t)n->got;
-	s->seq = q;
-	mc_slot_unlock(s);
-	mc_ofd_put(o);
-	MC_DEBUG("fd %d: the rest of the pass from the daemon's snapshot", fd);
+	pthread_mutex_lock(&lock);
+	struct pass *p = &passes[n->fmt];
+	if (p->fd < 0) {
+		*p = (struct pass){ .fd = -1, .snap = mc_snap_ref(snap), .pos = (int64_t)n->got,
+				    .read_pos = (int64_t)n->got, .q = q };
+		__atomic_add_fetch(&mc_first_live, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&p->fd, fd, __ATOMIC_RELEASE);
+		ok = true;
+	}
+	pthread_mutex_unlock(&lock);
+	if (ok)
+		MC_DEBUG("fd %d: the rest of the pass from the daemon's snapshot", fd);
 out:
 	mc_snap_unref(snap);
+	return ok;
+}
+
+/* One read of a pass, under the lock: seq_file's piece at our position. */
+static size_t pass_read_locked(struct pass *p, void *buf, size_t count)
+{
+	struct mc_snap *s = p->snap;
+	struct mc_seq_text t = { .text = s->text, .len = s->len, .lines = mc_snap_lines_built(s) };
+	size_t n = mc_seq_read(&p->q, &t, p->pos, p->read_pos, count);
+	memcpy(buf, s->text + p->pos, n);
+	__atomic_store_n(&p->pos, p->pos + (int64_t)n, __ATOMIC_RELEASE);
+	p->read_pos = p->pos;
+	return n;
+}
+
+/* A read of a pass from a nested call (a signal handler; our lock may be
+ * held by the code it interrupted): the kernel's bytes at our position
+ * (a pread on a seq_file renders up to it), as fdmap.c does. */
+static ssize_t pass_read_nested(struct pass *p, int fd, void *buf, size_t count)
+{
+	int64_t pos = __atomic_load_n(&p->pos, __ATOMIC_ACQUIRE);
+	ssize_t r = syscall(SYS_pread64, fd, buf, count, (long)pos);
+	if (r > 0)
+		__atomic_add_fetch(&p->pos, r, __ATOMIC_ACQ_REL);
+	p->read_pos = -1;               /* our window is not the kernel's */
+	return r;
 }
 
 /* Is there more after a first read that returned @r of @count bytes?
@@ -259,10 +345,22 @@ bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *,
 	struct note *n, copy;
 
 	pthread_testcancel();                   /* read() is a cancellation point */
-	if (!mc_enter(&g))
-		return false;
+	struct pass *p = find_pass(fd);
+	if (!mc_enter(&g)) {
+		if (!p)
+			return false;
+		*ret = pass_read_nested(p, fd, buf, count);
+		return true;
+	}
 	int saved = errno;
 	pthread_mutex_lock(&lock);
+	if (p && p->fd == fd) {
+		*ret = (ssize_t)pass_read_locked(p, buf, count);
+		pthread_mutex_unlock(&lock);
+		mc_leave(&g);
+		errno = saved;
+		return true;
+	}
 	n = find_locked(fd);
 	if (!n || n->state == BUSY) {           /* another thread is reading it */
 		if (n)
@@ -275,10 +373,18 @@ bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *,
 		copy = *n;
 		drop_locked(n);
 		pthread_mutex_unlock(&lock);
-		adopt(fd, &copy);
+		bool served = false;
+		if (adopt(fd, &copy)) {
+			pthread_mutex_lock(&lock);
+			if ((p = find_pass(fd))) {
+				*ret = (ssize_t)pass_read_locked(p, buf, count);
+				served = true;
+			}
+			pthread_mutex_unlock(&lock);
+		}
 		errno = saved;
 		mc_leave(&g);
-		return false;                   /* served now, or the kernel's */
+		return served;                  /* or the kernel's */
 	}
 	/* The first read: the kernel's, as it is. */
 	n->state = BUSY;

@@ -203,7 +203,7 @@ MC_EXPORT FILE *fdopen(int fd, const char *mode)
 	struct mc_guard g;
 	int flags;
 	if (fd >= 0)
-		mc_first_forget((unsigned)fd, (unsigned)fd);    /* stdio reads it now */
+		mc_first_used(fd, false);       /* stdio reads it now */
 	if (mc_fd_peek(fd) && mc_enter(&g)) {
 		FILE *fp = NULL;
 		struct mc_ofd *o = mc_fd_get_checked(fd);
@@ -316,10 +316,9 @@ static bool serve(int fd, const struct iovec *iov, int cnt, off_t off, bool expl
 	ssize_t r;
 
 	if (likely(!mc_fd_peek(fd))) {
-		/* A noted fd read otherwise than by read(), or read() a
-		 * third time: the kernel's for good (first.c). */
-		if (fd >= 0)
-			mc_first_forget((unsigned)fd, (unsigned)fd);
+		/* A noted fd read otherwise than by read(): the kernel's
+		 * for good, from our position (first.c). */
+		mc_first_used(fd, false);
 		return false;
 	}
 	if (explicit_off && off < 0) {
@@ -448,8 +447,7 @@ static ssize_t preadv2_common(int fd, const struct iovec *iov, int cnt, off64_t 
 {
 	ssize_t r;
 	if (likely(!mc_fd_peek(fd))) {
-		if (fd >= 0)
-			mc_first_forget((unsigned)fd, (unsigned)fd);
+		mc_first_used(fd, false);
 		return real(fd, iov, cnt, off, flags);
 	}
 	if (off < -1) {
@@ -483,6 +481,7 @@ static off_t seek(int fd, off_t off, int whence, off_t (*real)(int, off_t, int))
 {
 	struct mc_guard g;
 	if (unlikely(__atomic_load_n(&mc_first_live, __ATOMIC_RELAXED)) && !mc_fd_peek(fd)) {
+		mc_first_used(fd, true);        /* SEEK_CUR counts from our position */
 		off_t r = real(fd, off, whence);
 		int e = errno;
 		mc_first_seeked(fd, r);
@@ -542,9 +541,8 @@ static void forget_range(unsigned first, unsigned last)
 static void dup_to(int fd, int fd2)
 {
 	struct mc_guard g;
-	if (fd >= 0)
-		mc_first_forget((unsigned)fd, (unsigned)fd);
-	if (fd2 >= 0)
+	mc_first_used(fd, false);
+	if (fd2 >= 0 && fd2 != fd)
 		mc_first_forget((unsigned)fd2, (unsigned)fd2);
 	if ((mc_fd_peek(fd) || mc_fd_peek(fd2)) && mc_enter(&g)) {
 		mc_fd_dup(fd, fd2);
@@ -724,7 +722,7 @@ MC_EXPORT int chroot(const char *path)
 static void before_exec(void)
 {
 	struct mc_guard g;
-	mc_first_forget(0, UINT_MAX);
+	mc_first_used_all();
 	if (mc_enter(&g)) {
 		mc_fd_sync_kernel_inherited();
 		mc_leave(&g);
@@ -830,6 +828,7 @@ MC_EXPORT FILE *popen(const char *cmd, const char *mode)
 #define KERNEL_READS(in, call)                                           \
 	do {                                                             \
 		struct mc_guard g_;                                      \
+		mc_first_used(in, true);                                 \
 		if (!mc_fd_peek(in) || !mc_enter(&g_)) {                 \
 			ssize_t k_ = call;                               \
 			/* a noted fd the kernel read from (cat tries    \

@@ -214,8 +214,6 @@ void mc_track_root_changed(void);
 bool mc_track_wanted(const char *path, int flags);
 /* Counts root and namespace changes (mc_track_root_changed). */
 unsigned mc_track_root_gen(void);
-/* The view of this process's root for @fmt, or NULL. */
-struct mc_view *mc_track_view(enum mc_format fmt);
 
 /* ---- first.c: a first open(2), passed through ------------------------- */
 /* Notes held; every hook that may touch a noted fd tests this one word. */
@@ -236,6 +234,20 @@ static inline void mc_first_forget(unsigned first, unsigned last)
 {
 	if (unlikely(__atomic_load_n(&mc_first_live, __ATOMIC_RELAXED)))
 		mc_first_forget_slow(first, last);
+}
+void mc_first_used_slow(int fd, bool keep_note);
+/* @fd is about to be read or shared otherwise than by read(): a pass
+ * served from the daemon's snapshot moves the kernel's offset to ours and
+ * ends; a note is dropped unless @keep_note. _all: every fd (exec). */
+static inline void mc_first_used(int fd, bool keep_note)
+{
+	if (unlikely(__atomic_load_n(&mc_first_live, __ATOMIC_RELAXED)) && fd >= 0)
+		mc_first_used_slow(fd, keep_note);
+}
+static inline void mc_first_used_all(void)
+{
+	if (unlikely(__atomic_load_n(&mc_first_live, __ATOMIC_RELAXED)))
+		mc_first_used_slow(-1, false);
 }
 void mc_first_atfork_prepare(void);
 void mc_first_atfork_release(void);

@@ -190,11 +190,6 @@ static struct mc_view *view_self(enum mc_format fmt)
 	return v;
 }
 
-struct mc_view *mc_track_view(enum mc_format fmt)
-{
-	return view_self(fmt);
-}
-
 bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan *ret)
 {
 	static unsigned opened[2];

@@ -148,6 +148,8 @@ check "a chroot is served its own table" in_chroot
 firstread() {   # firstread MODE WANT: WANT "served" or "kernel"
 	local mode=$1 want=$2 m
 	for m in bare pre; do
+		# the same state before each run
+		[ "$mode" = early ] && mount -o remount,bind,rw "$MC_FIXTURE_EARLY"
 		if [ $m = pre ]; then
 			MOUNTCACHE_DEBUG=1 LD_PRELOAD=$PRE "$PY" "$SRC/tests/tools/firstread.py" "$mode" "$tmp/fr.$m" \
 				2>"$tmp/fr.dbg" || return 1
@@ -178,6 +180,10 @@ check "first open: a dup read between the reads leaves it to the kernel" firstre
 check "first open: a fork whose child reads leaves it to the kernel" firstread fork kernel
 check "first open: a change in the first page: the kernel's, as bare" firstread early kernel
 check "first open: a change further on: the new table whole" firstread late served
+check "first open, later: a seek moves the kernel's offset to ours" firstread lseek3 served
+check "first open, later: a pread after the daemon's pass" firstread pread3 served
+check "first open, later: a dup after the daemon's pass" firstread dup3 served
+check "first open, later: a fork after the daemon's pass" firstread fork3 served
 
 # The daemon SIGKILLed in a loop while readers run: every read correct.
 kill_loop() {

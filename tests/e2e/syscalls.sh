@@ -36,14 +36,13 @@ declare -A SERVED=([read]=4 [head]=4 [getline]=4 [getmntent]=4)
 PER_READ=0
 EXTRA_FIRST=1
 SMALL=128                       # cache/client.c SMALL_TABLE
-# A daemon-served first read, beyond the program's open, first read and
-# close: stat (the socket), listmount (not a small table), lseek (the
-# kernel's offset), statx (the view's key), 2 mmap (the view), socket,
-# connect, getsockopt, sendmsg, poll, recvmsg, close, fcntl (seals), fstat,
-# mmap (the text), mmap (its header), close (the memfd), fstat + fstatfs
-# (the program's fd), 3 mmap (fd map, description, shared slot), mmap +
-# madvise + getpid (the pid page); at its close, 2 munmap.
-DAEMON_FIRST=31
+# A daemon-served first read: the program's open, first read (the
+# kernel's) and close, and at its second read: stat (the socket),
+# listmount (not a small table), lseek (the kernel's offset), statx (the
+# root's key), socket, connect, getsockopt, sendmsg, poll, recvmsg, close,
+# fcntl (seals), fstat, mmap (the text), mmap (its header), close (the
+# memfd), fstatfs (the program's fd is on procfs); at its close, 2 munmap.
+DAEMON_FIRST=22
 STACK_EXTRA=4096                # one page
 
 case ${1:-} in

@@ -12,6 +12,9 @@ OUT.len and, for fork, the child's bytes to OUT.child.
           first page), then to the end
   late    one read, a tmpfs on MC_FIXTURE_LATE (the table's end), then to
           the end
+  lseek3, pread3, dup3, fork3: three reads (the second continues in the
+          daemon's snapshot), then as lseek (SEEK_CUR: where are we?),
+          pread, dup, fork
 The caller undoes early and late."""
 import ctypes
 import os
@@ -38,6 +41,12 @@ if mode == "python":
 
 fd = os.open(path, os.O_RDONLY)
 chunks = [os.read(fd, 65536)]
+if mode.endswith("3"):
+    chunks += [os.read(fd, 65536), os.read(fd, 65536)]
+    mode = mode[:-1]
+    if mode == "lseek":
+        chunks.append(b"%d" % os.lseek(fd, 0, os.SEEK_CUR))
+        mode = "done"
 if mode == "lseek":
     os.lseek(fd, 0, os.SEEK_SET)
 elif mode == "pread":
