@@ -54,8 +54,6 @@ struct note {
 	uint64_t hash;                  /* of its bytes */
 };
 
-/* At most one per format: only a first open is noted. */
-static struct note notes[2] = { { .fd = -1 }, { .fd = -1 } };
 
 /* A pass continued in the daemon's snapshot is served here, to its end:
  * seq_file's pieces (seqfile.c) copied from the mapping, no system call.
@@ -67,15 +65,34 @@ static struct note notes[2] = { { .fd = -1 }, { .fd = -1 } };
  * offset to ours (seq_file renders up to it) and leaves the fd to the
  * kernel. Under the lock; fd and pos are also read by a nested call. */
 struct pass {
-	int fd;                         /* -1: none; atomic */
+	int fdp1;                       /* the fd + 1, 0: none; atomic */
 	struct mc_snap *snap;
 	int64_t pos;                    /* ours; atomic */
 	int64_t read_pos;               /* where the last read ended, or -1 */
 	struct mc_seq q;
 };
-static struct pass passes[2] = { { .fd = -1 }, { .fd = -1 } };
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-int mc_first_live;                      /* notes not FREE, and passes; atomic */
+/* All of it zero-initialised, together with the gate word and track.c's
+ * open counts, in one section of its own: a fresh process's first open
+ * writes one page of ours for them, not three (a page fault each, 20 to
+ * 40 us on this project's machine kind, was most of what a first open
+ * cost over the kernel's). */
+#define HOT __attribute__((section(".data.mc_first")))
+int mc_first_live HOT;                  /* notes not FREE, and passes; atomic */
+static struct {
+	unsigned opened[2];             /* open(2)s and fopen()s of each format */
+	pthread_mutex_t lock;           /* all zeroes: PTHREAD_MUTEX_INITIALIZER */
+	struct note notes[2];           /* at most one per format: a first open */
+	struct pass passes[2];
+	uint64_t key[2];                /* SipHash's, from AT_RANDOM */
+} st HOT;
+#define lock st.lock
+#define notes st.notes
+#define passes st.passes
+
+unsigned mc_first_opened(enum mc_format fmt)
+{
+	return __atomic_add_fetch(&st.opened[fmt], 1, __ATOMIC_RELAXED);
+}
 
 /* ---- SipHash-1-3 --------------------------------------------------------- */
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
@@ -89,11 +106,11 @@ int mc_first_live;                      /* notes not FREE, and passes; atomic */
 
 static uint64_t siphash13(const unsigned char *p, size_t len)
 {
-	static uint64_t key[2];
+	uint64_t *key = st.key;
 	if (unlikely(!key[0] && !key[1])) {
 		const void *r = (const void *)getauxval(AT_RANDOM);
 		if (r)
-			memcpy(key, r, sizeof key);
+			memcpy(key, r, sizeof st.key);
 		else
 			key[0] = (uint64_t)(uintptr_t)&key ^ mc_now_ns();
 	}
@@ -121,6 +138,7 @@ static uint64_t siphash13(const unsigned char *p, size_t len)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
+
 /* ---- the notes ------------------------------------------------------------ */
 /* Under the lock. A BUSY note (its first read under way) is freed by the
  * thread reading, which finds its fd gone. */
@@ -137,12 +155,12 @@ static void drop_locked(struct note *n)
  * other way now); without, the number was freed. */
 static void drop_pass_locked(struct pass *p, bool sync)
 {
-	int fd = __atomic_load_n(&p->fd, __ATOMIC_RELAXED);
+	int fd = __atomic_load_n(&p->fdp1, __ATOMIC_RELAXED) - 1;
 	if (fd < 0)
 		return;
 	if (sync)
 		mc_sys_lseek(fd, p->pos, SEEK_SET);
-	__atomic_store_n(&p->fd, -1, __ATOMIC_RELEASE);
+	__atomic_store_n(&p->fdp1, 0, __ATOMIC_RELEASE);
 	mc_snap_unref(p->snap);
 	p->snap = NULL;
 	__atomic_sub_fetch(&mc_first_live, 1, __ATOMIC_RELAXED);
@@ -151,7 +169,7 @@ static void drop_pass_locked(struct pass *p, bool sync)
 static struct pass *find_pass(int fd)
 {
 	for (int i = 0; i < 2; i++)
-		if (fd >= 0 && __atomic_load_n(&passes[i].fd, __ATOMIC_ACQUIRE) == fd)
+		if (fd >= 0 && __atomic_load_n(&passes[i].fdp1, __ATOMIC_ACQUIRE) == fd + 1)
 			return &passes[i];
 	return NULL;
 }
@@ -159,7 +177,7 @@ static struct pass *find_pass(int fd)
 static struct note *find_locked(int fd)
 {
 	for (int i = 0; i < 2; i++)
-		if (notes[i].fd == fd && fd >= 0)
+		if (notes[i].state != FREE && notes[i].fd == fd && fd >= 0)
 			return &notes[i];
 	return NULL;
 }
@@ -185,9 +203,10 @@ void mc_first_forget_slow(unsigned first, unsigned last)
 		return;
 	pthread_mutex_lock(&lock);
 	for (int i = 0; i < 2; i++) {
-		if (notes[i].fd >= 0 && (unsigned)notes[i].fd >= first && (unsigned)notes[i].fd <= last)
+		if (notes[i].state != FREE && notes[i].fd >= 0 && (unsigned)notes[i].fd >= first &&
+		    (unsigned)notes[i].fd <= last)
 			drop_locked(&notes[i]);
-		int fd = passes[i].fd;
+		int fd = passes[i].fdp1 - 1;
 		if (fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last)
 			drop_pass_locked(&passes[i], false);
 	}
@@ -202,10 +221,9 @@ void mc_first_used_slow(int fd, bool keep_note)
 		return;
 	pthread_mutex_lock(&lock);
 	for (int i = 0; i < 2; i++) {
-		if (fd < 0 || notes[i].fd == fd)
-			if (!keep_note)
-				drop_locked(&notes[i]);
-		if (fd < 0 || passes[i].fd == fd)
+		if (!keep_note && notes[i].state != FREE && (fd < 0 || notes[i].fd == fd))
+			drop_locked(&notes[i]);
+		if (fd < 0 || passes[i].fdp1 == fd + 1)
 			drop_pass_locked(&passes[i], true);
 	}
 	pthread_mutex_unlock(&lock);
@@ -276,11 +294,11 @@ static bool adopt(int fd, const struct note *n)
 		goto out;
 	pthread_mutex_lock(&lock);
 	struct pass *p = &passes[n->fmt];
-	if (p->fd < 0) {
-		*p = (struct pass){ .fd = -1, .snap = mc_snap_ref(snap), .pos = (int64_t)n->got,
+	if (!p->fdp1) {
+		*p = (struct pass){ .snap = mc_snap_ref(snap), .pos = (int64_t)n->got,
 				    .read_pos = (int64_t)n->got, .q = q };
 		__atomic_add_fetch(&mc_first_live, 1, __ATOMIC_RELAXED);
-		__atomic_store_n(&p->fd, fd, __ATOMIC_RELEASE);
+		__atomic_store_n(&p->fdp1, fd + 1, __ATOMIC_RELEASE);
 		ok = true;
 	}
 	pthread_mutex_unlock(&lock);
@@ -328,14 +346,17 @@ static bool may_continue(const char *buf, size_t r, size_t count)
 {
 	if (r == count || r >= MC_SEQ_PAGE)
 		return true;
-	size_t longest = 0;
-	for (const char *p = buf, *end = buf + r; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t len = (size_t)((nl ? nl + 1 : end) - p);
-		if (len > longest)
-			longest = len;
-		p += len;
-	}
+	/* A loop of our own, not memchr(): its page of libc may not be
+	 * mapped in yet, and a page fault costs more than this loop. */
+	size_t longest = 0, start = 0;
+	for (size_t i = 0; i < r; i++)
+		if (buf[i] == '\n') {
+			if (i + 1 - start > longest)
+				longest = i + 1 - start;
+			start = i + 1;
+		}
+	if (r - start > longest)
+		longest = r - start;
 	return MC_SEQ_PAGE - r < 2 * longest;
 }
 
@@ -354,7 +375,7 @@ bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *,
 	}
 	int saved = errno;
 	pthread_mutex_lock(&lock);
-	if (p && p->fd == fd) {
+	if (p && p->fdp1 == fd + 1) {
 		*ret = (ssize_t)pass_read_locked(p, buf, count);
 		pthread_mutex_unlock(&lock);
 		mc_leave(&g);

@@ -218,6 +218,8 @@ unsigned mc_track_root_gen(void);
 /* ---- first.c: a first open(2), passed through ------------------------- */
 /* Notes held; every hook that may touch a noted fd tests this one word. */
 extern int mc_first_live;
+/* One more open of @fmt by the program: how many so far (track.c). */
+unsigned mc_first_opened(enum mc_format fmt);
 /* @fd was the process's first open of @fmt, left to the kernel: its first
  * read too; its second may continue in the daemon's snapshot. */
 void mc_first_note(int fd, enum mc_format fmt);

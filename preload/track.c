@@ -192,7 +192,6 @@ static struct mc_view *view_self(enum mc_format fmt)
 
 bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan *ret)
 {
-	static unsigned opened[2];
 	struct mc_path p;
 	int saved = errno;
 	bool serve = false;
@@ -209,7 +208,7 @@ bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan 
 	if (!serves_self(&p))
 		goto out;
 	ret->note = false;
-	if (__atomic_add_fetch(&opened[p.fmt], 1, __ATOMIC_RELAXED) == 1 && !mc_serve_first) {
+	if (mc_first_opened(p.fmt) == 1 && !mc_serve_first) {
 		/* open(2): first.c decides at the second read, if there is
 		 * one. A stream is read a buffer at a time: with a daemon
 		 * that serves more than a small table, it is served now. */
