@@ -49,7 +49,7 @@ struct note {
 	int fd;                         /* -1: dropped */
 	int state;
 	enum mc_format fmt;
-	unsigned root_gen;              /* track.c's at the open */
+	unsigned root_gen;              /* st.root_gen at the open */
 	size_t want, got;               /* the first read's count and result */
 	uint64_t hash;                  /* of its bytes */
 };
@@ -84,6 +84,7 @@ static struct {
 	struct note notes[2];           /* at most one per format: a first open */
 	struct pass passes[2];
 	uint64_t key[2];                /* SipHash's, from AT_RANDOM */
+	unsigned root_gen;              /* root or namespace changes; atomic */
 } st HOT;
 #define lock st.lock
 #define notes st.notes
@@ -92,6 +93,16 @@ static struct {
 unsigned mc_first_opened(enum mc_format fmt)
 {
 	return __atomic_add_fetch(&st.opened[fmt], 1, __ATOMIC_RELAXED);
+}
+
+void mc_first_root_changed(void)
+{
+	__atomic_add_fetch(&st.root_gen, 1, __ATOMIC_RELEASE);
+}
+
+unsigned mc_first_root_gen(void)
+{
+	return __atomic_load_n(&st.root_gen, __ATOMIC_ACQUIRE);
 }
 
 /* ---- SipHash-1-3 --------------------------------------------------------- */
@@ -187,7 +198,7 @@ void mc_first_note(int fd, enum mc_format fmt)
 	pthread_mutex_lock(&lock);
 	struct note *n = &notes[fmt];
 	if (n->state == FREE) {
-		*n = (struct note){ .fd = fd, .state = OPENED, .fmt = fmt, .root_gen = mc_track_root_gen() };
+		*n = (struct note){ .fd = fd, .state = OPENED, .fmt = fmt, .root_gen = mc_first_root_gen() };
 		__atomic_add_fetch(&mc_first_live, 1, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&lock);
@@ -245,9 +256,9 @@ void mc_first_seeked(int fd, off_t r)
 	mc_leave(&g);
 }
 
-/* fork: no note crosses it, in the child or in the parent. The two share
- * the kernel's offset; a note's second read would move only ours. */
-void mc_first_atfork_prepare(void)
+/* fork: no note or pass crosses it, in the child or in the parent. The two
+ * share the kernel's offset; a note's second read would move only ours. */
+static void atfork_prepare(void)
 {
 	pthread_mutex_lock(&lock);
 	for (int i = 0; i < 2; i++) {
@@ -256,9 +267,16 @@ void mc_first_atfork_prepare(void)
 	}
 }
 
-void mc_first_atfork_release(void)
+static void atfork_release(void)
 {
 	pthread_mutex_unlock(&lock);
+}
+
+/* At start-up, not at the first note: a fresh process's first open
+ * should touch no more of libc than the kernel's open does. */
+__attribute__((constructor)) static void first_init(void)
+{
+	pthread_atfork(atfork_prepare, atfork_release, atfork_release);
 }
 
 /* ---- the second read -------------------------------------------------------- */
@@ -273,7 +291,7 @@ static bool adopt(int fd, const struct note *n)
 	struct mc_seq q;
 	bool ok = false;
 
-	if (n->root_gen != mc_track_root_gen())
+	if (n->root_gen != mc_first_root_gen())
 		return false;           /* another root or namespace since the open */
 	if (!mc_client_worth())
 		return false;           /* no daemon, or a small table: the kernel */

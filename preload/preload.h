@@ -212,8 +212,6 @@ extern bool mc_threads_diverged;
 void mc_track_root_changed(void);
 /* Is this path, for an open with these flags, possibly one we serve? */
 bool mc_track_wanted(const char *path, int flags);
-/* Counts root and namespace changes (mc_track_root_changed). */
-unsigned mc_track_root_gen(void);
 
 /* ---- first.c: a first open(2), passed through ------------------------- */
 /* Notes held; every hook that may touch a noted fd tests this one word. */
@@ -251,6 +249,8 @@ static inline void mc_first_used_all(void)
 	if (unlikely(__atomic_load_n(&mc_first_live, __ATOMIC_RELAXED)))
 		mc_first_used_slow(-1, false);
 }
-void mc_first_atfork_prepare(void);
-void mc_first_atfork_release(void);
+/* The process may have another root or mount namespace now; and how many
+ * times that happened (mc_track_root_changed). */
+void mc_first_root_changed(void);
+unsigned mc_first_root_gen(void);
 #endif

@@ -19,23 +19,9 @@ static int init_state;                  /* 0 none, 1 running, 2 done; atomic */
 static __thread bool initialising;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static void atfork_prepare(void)
-{
-	mc_ofd_atfork_prepare();
-	mc_first_atfork_prepare();
-}
-
-static void atfork_parent(void)
-{
-	mc_first_atfork_release();
-	mc_ofd_atfork_parent();
-}
-
-static void atfork_child(void)
-{
-	mc_first_atfork_release();
-	mc_ofd_atfork_child();
-}
+static void atfork_prepare(void) { mc_ofd_atfork_prepare(); }
+static void atfork_parent(void) { mc_ofd_atfork_parent(); }
+static void atfork_child(void) { mc_ofd_atfork_child(); }
 
 void *mc_resolve(const char *name)
 {

@@ -160,22 +160,16 @@ struct kept_view {
 	unsigned gen;
 };
 static struct kept_view *kept[2];
-static unsigned root_gen;               /* atomic */
-
+/* The count of root changes lives in first.c, whose notes need it too. */
 void mc_track_root_changed(void)
 {
-	__atomic_add_fetch(&root_gen, 1, __ATOMIC_RELEASE);
-}
-
-unsigned mc_track_root_gen(void)
-{
-	return __atomic_load_n(&root_gen, __ATOMIC_ACQUIRE);
+	mc_first_root_changed();
 }
 
 static struct mc_view *view_self(enum mc_format fmt)
 {
 	struct mc_view_key key;
-	unsigned gen = __atomic_load_n(&root_gen, __ATOMIC_ACQUIRE);
+	unsigned gen = mc_first_root_gen();
 	struct kept_view *k = __atomic_load_n(&kept[fmt], __ATOMIC_ACQUIRE);
 
 	if (k && k->gen == gen && !mc_threads_diverged)
