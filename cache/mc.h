@@ -224,6 +224,9 @@ bool mc_client_worth(void);
 struct mc_view_key;
 int mc_client_fetch(enum mc_format fmt, const struct mc_view_key *key, uint64_t have_gen,
 		    bool revalidate, struct mc_snap **ret_snap, uint64_t *ret_captured_ns);
+/* One snapshot from the daemon for one pass (no previous generation, not
+ * kept), on a connection opened and closed here. Returns 0 or <0. */
+int mc_client_fetch_once(enum mc_format fmt, const struct mc_view_key *key, struct mc_snap **ret_snap);
 /* The daemon's statistics as text, into @buf. */
 int mc_client_stats(char *buf, size_t size);
 void mc_client_atfork_child(void);

@@ -310,9 +310,14 @@ static void before(long n, const long a[6])
 	}
 }
 
-static void dup_seen(int from, int to)
+/* @from duplicated to @to (both now share its offset), or @to replaced:
+ * a noted first open stays the kernel's (first.c), the fd map follows. */
+void mc_fd_dup_seen(int from, int to)
 {
 	struct mc_guard g;
+	mc_first_used(from, false);
+	if (to >= 0 && to != from)
+		mc_first_forget((unsigned)to, (unsigned)to);
 	if ((mc_fd_peek(from) || mc_fd_peek(to)) && mc_enter(&g)) {
 		mc_fd_dup(from, to);
 		mc_leave(&g);
@@ -329,7 +334,7 @@ static void after(long n, const long a[6], long r)
 	case SYS_dup3:
 		if (a[0] != a[1])
 			mc_host_fd_freed((unsigned)a[1], (unsigned)a[1]);
-		dup_seen((int)a[0], (int)a[1]);
+		mc_fd_dup_seen((int)a[0], (int)a[1]);
 		break;
 	case SYS_chroot:
 	case SYS_setns:
@@ -339,11 +344,11 @@ static void after(long n, const long a[6], long r)
 		mc_views_invalidate();
 		break;
 	case SYS_dup:
-		dup_seen((int)a[0], (int)r);
+		mc_fd_dup_seen((int)a[0], (int)r);
 		break;
 	case SYS_fcntl:
 		if (a[1] == F_DUPFD || a[1] == F_DUPFD_CLOEXEC)
-			dup_seen((int)a[0], (int)r);
+			mc_fd_dup_seen((int)a[0], (int)r);
 		break;
 #ifdef SYS_open
 	case SYS_open:

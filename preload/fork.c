@@ -130,9 +130,12 @@ void mc_exec_prepare(void)
 	struct mc_guard g;
 	if (mc_busy == MC_BUSY_VFORK) {
 		mc_fd_sync_kernel_inherited();
-	} else if (mc_enter(&g)) {
-		mc_fd_sync_kernel_inherited();
-		mc_leave(&g);
+	} else {
+		mc_first_used_all();    /* a first open's pass: the kernel's offset set to ours */
+		if (mc_enter(&g)) {
+			mc_fd_sync_kernel_inherited();
+			mc_leave(&g);
+		}
 	}
 }
 

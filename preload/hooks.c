@@ -54,7 +54,11 @@ static int open_done(bool serve, const struct mc_track_plan *plan, int fd)
 	if (fd >= 0)
 		mc_host_fd_freed((unsigned)fd, (unsigned)fd);   /* if it was ours, it was freed unseen */
 	if (fd >= 0 && mc_enter(&g)) {
+		int saved = errno;
 		mc_track_done(serve ? plan : NULL, fd);
+		if (plan->note)
+			mc_first_note(fd, plan->fmt);
+		errno = saved;
 		mc_leave(&g);
 	}
 	return fd;
@@ -66,7 +70,7 @@ static int open_done(bool serve, const struct mc_track_plan *plan, int fd)
 		va_start(ap, flags);                                              \
 		mode_t mode = open_mode(flags, ap);                               \
 		va_end(ap);                                                       \
-		struct mc_track_plan plan;                                        \
+		struct mc_track_plan plan = { .stream = false };                  \
 		bool serve = open_plan(dirfd_expr, path, flags, &plan);           \
 		return open_done(serve, &plan,                                    \
 				 real_openat((int (*)())REAL(name), has_dirfd,    \
@@ -82,7 +86,7 @@ MC_EXPORT int openat64(int dirfd, const char *path, int flags, ...) OPEN_WRAPPER
  * ones do that check, we only watch what they return. */
 #define OPEN2_WRAPPER(name, dirfd, ...)                                            \
 	{                                                                          \
-		struct mc_track_plan plan;                                         \
+		struct mc_track_plan plan = { .stream = false };                   \
 		bool serve = open_plan(dirfd, path, flags, &plan);                 \
 		return open_done(serve, &plan,                                     \
 				 REAL(name) ? mc_real.name(__VA_ARGS__)            \
@@ -100,7 +104,7 @@ MC_EXPORT int __openat64_2(int dirfd, const char *path, int flags) OPEN2_WRAPPER
  * Returns NULL with *ret_handled false when the caller should use glibc. */
 static FILE *open_stream_locked(const char *path, const char *mode, int extra_flags, bool *ret_handled)
 {
-	struct mc_track_plan plan;
+	struct mc_track_plan plan = { .stream = true };
 	int flags;
 
 	*ret_handled = false;
@@ -196,6 +200,8 @@ MC_EXPORT FILE *fdopen(int fd, const char *mode)
 {
 	struct mc_guard g;
 	int flags;
+	if (fd >= 0)
+		mc_first_used(fd, false);       /* stdio reads it now */
 	if (mc_fd_peek(fd) && mc_enter(&g)) {
 		FILE *fp = NULL;
 		struct mc_ofd *o = mc_fd_get_checked(fd);
@@ -307,8 +313,12 @@ static bool serve(int fd, const struct iovec *iov, int cnt, off_t off, bool expl
 	struct mc_guard g;
 	ssize_t r;
 
-	if (likely(!mc_fd_peek(fd)))
+	if (likely(!mc_fd_peek(fd))) {
+		/* A noted fd read otherwise than by read(): the kernel's
+		 * for good, from our position (first.c). */
+		mc_first_used(fd, false);
 		return false;
+	}
 	if (explicit_off && off < 0) {
 		errno = EINVAL;                 /* as the kernel, for pread et al. */
 		*ret = -1;
@@ -359,9 +369,19 @@ static bool serve(int fd, const struct iovec *iov, int cnt, off_t off, bool expl
 		return real_call;                                        \
 	} while (0)
 
+/* A noted first open's reads: first.c. One load when there is none. */
+#define FIRST_READ(fd, buf, n)                                                   \
+	do {                                                                     \
+		ssize_t r_;                                                      \
+		if (unlikely(__atomic_load_n(&mc_first_live, __ATOMIC_RELAXED)) &&  \
+		    !mc_fd_peek(fd) && mc_first_read(fd, buf, n, REAL(read), &r_)) \
+			return r_;                                               \
+	} while (0)
+
 MC_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	struct iovec iov = { buf, n };
+	FIRST_READ(fd, buf, n);
 	SERVE(fd, &iov, 1, -1, false, REAL(read) ? mc_real.read(fd, buf, n) : syscall(SYS_read, fd, buf, n));
 }
 
@@ -370,6 +390,7 @@ MC_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 	struct iovec iov = { buf, n };
 	if (n > buflen)                         /* the real one aborts */
 		return REAL(__read_chk)(fd, buf, n, buflen);
+	FIRST_READ(fd, buf, n);
 	SERVE(fd, &iov, 1, -1, false, REAL(__read_chk)(fd, buf, n, buflen));
 }
 
@@ -425,8 +446,10 @@ static ssize_t preadv2_common(int fd, const struct iovec *iov, int cnt, off64_t 
 			      ssize_t (*real)(int, const struct iovec *, int, off64_t, int))
 {
 	ssize_t r;
-	if (likely(!mc_fd_peek(fd)))
+	if (likely(!mc_fd_peek(fd))) {
+		mc_first_used(fd, false);
 		return real(fd, iov, cnt, off, flags);
+	}
 	if (off < -1) {
 		errno = EINVAL;
 		return -1;
@@ -457,6 +480,14 @@ MC_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off64_t o
 static off_t seek(int fd, off_t off, int whence, off_t (*real)(int, off_t, int))
 {
 	struct mc_guard g;
+	if (unlikely(__atomic_load_n(&mc_first_live, __ATOMIC_RELAXED)) && !mc_fd_peek(fd)) {
+		mc_first_used(fd, true);        /* SEEK_CUR counts from our position */
+		off_t r = real(fd, off, whence);
+		int e = errno;
+		mc_first_seeked(fd, r);
+		errno = e;
+		return r;
+	}
 	if (likely(!mc_fd_peek(fd)) || !mc_enter(&g))
 		return real(fd, off, whence);
 	/* No identity check: the read after a seek starts a pass, and checks. */
@@ -505,15 +536,6 @@ static void forget_range(unsigned first, unsigned last)
 	}
 }
 
-static void dup_to(int fd, int fd2)
-{
-	struct mc_guard g;
-	if ((mc_fd_peek(fd) || mc_fd_peek(fd2)) && mc_enter(&g)) {
-		mc_fd_dup(fd, fd2);
-		mc_leave(&g);
-	}
-}
-
 /* Numbers freed or replaced: the fd map (forget) and the views' own fds
  * (mc_host_fd_freed, lock-free, also from a nested call) are told first. */
 MC_EXPORT int close(int fd)
@@ -546,7 +568,7 @@ MC_EXPORT int dup(int fd)
 {
 	int r = REAL(dup)(fd);
 	if (r >= 0)
-		dup_to(fd, r);
+		mc_fd_dup_seen(fd, r);
 	return r;
 }
 
@@ -556,7 +578,7 @@ MC_EXPORT int dup2(int fd, int fd2)
 		mc_host_fd_freed((unsigned)fd2, (unsigned)fd2);
 	int r = REAL(dup2)(fd, fd2);
 	if (r >= 0)
-		dup_to(fd, fd2);
+		mc_fd_dup_seen(fd, fd2);
 	return r;
 }
 
@@ -566,7 +588,7 @@ MC_EXPORT int dup3(int fd, int fd2, int flags)
 		mc_host_fd_freed((unsigned)fd2, (unsigned)fd2);
 	int r = REAL(dup3)(fd, fd2, flags);
 	if (r >= 0)
-		dup_to(fd, fd2);
+		mc_fd_dup_seen(fd, fd2);
 	return r;
 }
 
@@ -574,7 +596,7 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
 	int r = real ? real(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
 	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-		dup_to(fd, r);
+		mc_fd_dup_seen(fd, r);
 	return r;
 }
 
@@ -778,8 +800,18 @@ MC_EXPORT FILE *popen(const char *cmd, const char *mode)
 #define KERNEL_READS(in, call)                                           \
 	do {                                                             \
 		struct mc_guard g_;                                      \
-		if (!mc_fd_peek(in) || !mc_enter(&g_))                   \
-			return call;                                     \
+		mc_first_used(in, true);                                 \
+		if (!mc_fd_peek(in) || !mc_enter(&g_)) {                 \
+			ssize_t k_ = call;                               \
+			/* a noted fd the kernel read from (cat tries    \
+			 * copy_file_range first: EXDEV, nothing read) */ \
+			if (k_ > 0) {                                    \
+				int e_ = errno;                          \
+				mc_first_forget((unsigned)(in), (unsigned)(in)); \
+				errno = e_;                              \
+			}                                                \
+			return k_;                                       \
+		}                                                        \
 		mc_fd_sync_kernel(in);                                   \
 		mc_leave(&g_);                                           \
 		ssize_t r_ = call;                                       \

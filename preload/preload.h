@@ -129,24 +129,20 @@ static inline void mc_leave(struct mc_guard *g)
 	mc_busy = 0;
 }
 
-/* The host freed or replaced fd numbers @first..@last: the views' own fds
- * and the daemon connection are told (mc_fd_freed: lock-free, so also from
- * a nested call), except from a vfork() child, whose numbers are its own:
- * the parent's are still open. */
-static inline void mc_host_fd_freed(unsigned first, unsigned last)
-{
-	if (unlikely(last >= __atomic_load_n(&mc_view_fd_low, __ATOMIC_RELAXED)) && !(mc_busy & MC_BUSY_VFORK))
-		mc_views_fd_freed(first, last);
-}
 
 /* ---- real.c and fork.c: children and exec -------------------------------
  * Around every fork-like call (fork()'s handlers, _Fork, clone without
  * CLONE_VM through syscall()): _prepare takes our locks, under the
  * recursion guard, and says whether it did; then exactly one of _parent or
  * _child, on the same thread, with what it said. (real.c) */
+/* After a dup2/dup3/F_DUPFD made @to from @from (fdwatch.c). */
+void mc_fd_dup_seen(int from, int to);
 bool mc_fork_prepare(void);
 void mc_fork_parent(bool locked);
 void mc_fork_child(bool locked);
+/* One more pair of steps, run inside the guard after _prepare's locks and
+ * before _parent's or _child's release (one pair: first.c's). */
+void mc_fork_also(void (*prepare)(void), void (*release)(void));
 /* Before exec (any form) or spawn: inherited served fds get the kernel
  * offset set to ours. (fork.c) */
 void mc_exec_prepare(void);
@@ -222,6 +218,8 @@ bool mc_stream_mode(const char *mode, int *ret_flags);
 
 /* ---- track.c: decide whether an fd just opened is ours ----------------- */
 struct mc_track_plan {
+	bool stream;                    /* in: fopen or setmntent */
+	bool note;                      /* out: a first open(2), for first.c */
 	struct mc_view *view;
 	enum mc_format fmt;
 };
@@ -239,4 +237,57 @@ extern bool mc_threads_diverged;
 void mc_track_root_changed(void);
 /* Is this path, for an open with these flags, possibly one we serve? */
 bool mc_track_wanted(const char *path, int flags);
+
+/* ---- first.c: a first open(2), passed through ------------------------- */
+/* Notes held; every hook that may touch a noted fd tests this one word. */
+extern int mc_first_live;
+/* One more open of @fmt by the program: how many so far (track.c). */
+unsigned mc_first_opened(enum mc_format fmt);
+/* @fd was the process's first open of @fmt, left to the kernel: its first
+ * read too; its second may continue in the daemon's snapshot. */
+void mc_first_note(int fd, enum mc_format fmt);
+/* A read() on @fd: true (*ret, errno set) if it was a noted fd's first
+ * read, made here through @real; false: the caller goes on as usual (the
+ * fd may be served now). */
+bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *, size_t), ssize_t *ret);
+/* lseek on @fd returned @r. */
+void mc_first_seeked(int fd, off_t r);
+void mc_first_forget_slow(unsigned first, unsigned last);
+/* Numbers @first..@last freed, duplicated or read in another way: their
+ * notes are dropped (the kernel keeps them). One load when none is held. */
+static inline void mc_first_forget(unsigned first, unsigned last)
+{
+	if (unlikely(__atomic_load_n(&mc_first_live, __ATOMIC_RELAXED)))
+		mc_first_forget_slow(first, last);
+}
+void mc_first_used_slow(int fd, bool keep_note);
+/* @fd is about to be read or shared otherwise than by read(): a pass
+ * served from the daemon's snapshot moves the kernel's offset to ours and
+ * ends; a note is dropped unless @keep_note. _all: every fd (exec). */
+static inline void mc_first_used(int fd, bool keep_note)
+{
+	if (unlikely(__atomic_load_n(&mc_first_live, __ATOMIC_RELAXED)) && fd >= 0)
+		mc_first_used_slow(fd, keep_note);
+}
+static inline void mc_first_used_all(void)
+{
+	if (unlikely(__atomic_load_n(&mc_first_live, __ATOMIC_RELAXED)))
+		mc_first_used_slow(-1, false);
+}
+/* The process may have another root or mount namespace now; and how many
+ * times that happened (mc_track_root_changed). */
+void mc_first_root_changed(void);
+unsigned mc_first_root_gen(void);
+
+/* The host freed or replaced fd numbers @first..@last: the views' own fds
+ * and the daemon connection are told (mc_fd_freed: lock-free, so also from
+ * a nested call), and first.c's notes, except from a vfork() child, whose numbers are its own:
+ * the parent's are still open. */
+static inline void mc_host_fd_freed(unsigned first, unsigned last)
+{
+	if (unlikely(last >= __atomic_load_n(&mc_view_fd_low, __ATOMIC_RELAXED)) && !(mc_busy & MC_BUSY_VFORK))
+		mc_views_fd_freed(first, last);
+	mc_first_forget(first, last);   /* a vfork child's is refused by the guard */
+}
+
 #endif

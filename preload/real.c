@@ -27,17 +27,32 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
  * before (no handler can do better there). */
 static __thread struct mc_guard fork_guard;
 
+/* Steps of files above this one (first.c), registered at start-up: taken
+ * after our locks, released before them. A pointer, not a call, so that
+ * this file depends on nothing above it. */
+static void (*more_prepare)(void), (*more_release)(void);
+
+void mc_fork_also(void (*prepare)(void), void (*release)(void))
+{
+	more_prepare = prepare;
+	more_release = release;
+}
+
 bool mc_fork_prepare(void)
 {
 	if (!mc_enter(&fork_guard))
 		return false;
 	mc_ofd_atfork_prepare();
+	if (more_prepare)
+		more_prepare();
 	return true;
 }
 
 void mc_fork_parent(bool locked)
 {
 	if (locked) {
+		if (more_release)
+			more_release();
 		mc_ofd_atfork_parent();
 		mc_leave(&fork_guard);
 	}
@@ -46,6 +61,8 @@ void mc_fork_parent(bool locked)
 void mc_fork_child(bool locked)
 {
 	if (locked) {
+		if (more_release)
+			more_release();
 		mc_ofd_atfork_child();
 		mc_leave(&fork_guard);
 	}

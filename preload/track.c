@@ -11,10 +11,12 @@
  * a view (namespace and root) key can be taken; and this is not the
  * process's first open of that format: a process that reads the table once
  * gains nothing from a copy and would pay for our own extra open and read,
- * so the first open passes straight to the kernel, unless mountcached
- * runs and the table is not small (mc_client_worth): then even the first
- * read is a copy. MOUNTCACHE_SERVE_FIRST=1 serves it without a daemon too
- * (the tests use that for the served path). */
+ * so the first open passes straight to the kernel. With mountcached
+ * running, a first open(2) is noted (first.c: its second read may continue
+ * in the daemon's snapshot), and a first fopen or setmntent is served at
+ * once unless the table is small (mc_client_worth). MOUNTCACHE_SERVE_FIRST=1
+ * serves every first open, with or without a daemon (the tests use that
+ * for the served path). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -158,17 +160,16 @@ struct kept_view {
 	unsigned gen;
 };
 static struct kept_view *kept[2];
-static unsigned root_gen;               /* atomic */
-
+/* The count of root changes lives in first.c, whose notes need it too. */
 void mc_track_root_changed(void)
 {
-	__atomic_add_fetch(&root_gen, 1, __ATOMIC_RELEASE);
+	mc_first_root_changed();
 }
 
 static struct mc_view *view_self(enum mc_format fmt)
 {
 	struct mc_view_key key;
-	unsigned gen = __atomic_load_n(&root_gen, __ATOMIC_ACQUIRE);
+	unsigned gen = mc_first_root_gen();
 	struct kept_view *k = __atomic_load_n(&kept[fmt], __ATOMIC_ACQUIRE);
 
 	if (k && k->gen == gen && !mc_threads_diverged)
@@ -185,7 +186,6 @@ static struct mc_view *view_self(enum mc_format fmt)
 
 bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan *ret)
 {
-	static unsigned opened[2];
 	struct mc_path p;
 	int saved = errno;
 	bool serve = false;
@@ -201,10 +201,17 @@ bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan 
 		goto out;
 	if (!serves_self(&p))
 		goto out;
-	if (__atomic_add_fetch(&opened[p.fmt], 1, __ATOMIC_RELAXED) == 1 && !mc_serve_first &&
-	    !mc_client_worth()) {
-		MC_DEBUG("open %s: first open, left to the kernel", path);
-		goto out;
+	ret->note = false;
+	if (mc_first_opened(p.fmt) == 1 && !mc_serve_first) {
+		/* open(2): first.c decides at the second read, if there is
+		 * one. A stream is read a buffer at a time: with a daemon
+		 * that serves more than a small table, it is served now. */
+		if (!ret->stream || !mc_client_worth()) {
+			MC_DEBUG("open %s: first open, left to the kernel", path);
+			ret->note = !ret->stream;
+			ret->fmt = p.fmt;
+			goto out;
+		}
 	}
 	ret->view = view_self(p.fmt);
 	ret->fmt = p.fmt;

@@ -140,6 +140,51 @@ in_chroot() {
 }
 check "a chroot is served its own table" in_chroot
 
+# A first open(2): the kernel's first read, then the daemon's snapshot only
+# when nothing moved or read the fd in between and the table begins the
+# same; the program sees the bytes and the pieces the kernel would give.
+# tests/tools/firstread.py MODE OUT does one pattern; each runs bare and
+# preloaded (the same changes each time) and the two must agree.
+firstread() {   # firstread MODE WANT: WANT "served" or "kernel"
+	local mode=$1 want=$2 m
+	for m in bare pre; do
+		# the same state before each run
+		[ "$mode" = early ] && mount -o remount,bind,rw "$MC_FIXTURE_EARLY"
+		if [ $m = pre ]; then
+			MOUNTCACHE_DEBUG=1 LD_PRELOAD=$PRE "$PY" "$SRC/tests/tools/firstread.py" "$mode" "$tmp/fr.$m" \
+				2>"$tmp/fr.dbg" || return 1
+		else
+			"$PY" "$SRC/tests/tools/firstread.py" "$mode" "$tmp/fr.$m" || return 1
+		fi
+		case $mode in
+		late)   cat /proc/self/mountinfo >"$tmp/fr.$m.after"; umount "$MC_FIXTURE_LATE" ;;
+		early)  mount -o remount,bind,rw "$MC_FIXTURE_EARLY" ;;
+		esac
+	done
+	local got=kernel
+	grep -q "the rest of the pass from the daemon's snapshot" "$tmp/fr.dbg" && got=served
+	[ "$got" = "$want" ] || { echo "   $mode: $got, want $want"; return 1; }
+	if [ "$mode" = late ]; then    # a new mount id each time: each its own table
+		cmp -s "$tmp/fr.pre" "$tmp/fr.pre.after" && cmp -s "$tmp/fr.bare" "$tmp/fr.bare.after"
+	else
+		cmp -s "$tmp/fr.bare" "$tmp/fr.pre" && cmp -s "$tmp/fr.bare.len" "$tmp/fr.pre.len" &&
+			{ [ ! -e "$tmp/fr.bare.child" ] || cmp -s "$tmp/fr.bare.child" "$tmp/fr.pre.child"; }
+	fi
+}
+PY=/usr/bin/python3
+check "first open: the second read continues in the daemon's snapshot" firstread plain served
+check "first open: Python's open().read() (lseek at 0 first)" firstread python served
+check "first open: a seek between the reads leaves it to the kernel" firstread lseek kernel
+check "first open: a pread between the reads leaves it to the kernel" firstread pread kernel
+check "first open: a dup read between the reads leaves it to the kernel" firstread dup kernel
+check "first open: a fork whose child reads leaves it to the kernel" firstread fork kernel
+check "first open: a change in the first page: the kernel's, as bare" firstread early kernel
+check "first open: a change further on: the new table whole" firstread late served
+check "first open, later: a seek moves the kernel's offset to ours" firstread lseek3 served
+check "first open, later: a pread after the daemon's pass" firstread pread3 served
+check "first open, later: a dup after the daemon's pass" firstread dup3 served
+check "first open, later: a fork after the daemon's pass" firstread fork3 served
+
 # The daemon SIGKILLed in a loop while readers run: every read correct.
 kill_loop() {
 	local bad=0 i
@@ -166,7 +211,11 @@ fake_read() {   # fake_read MODE [AS-USER]: a preloaded read against a fake daem
 	"${run[@]}" "$B/fakedaemon" --socket "$sock" --mode "$mode" & local f=$!
 	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.02; done
 	[ -S "$sock" ] || { echo "fake daemon did not start"; kill $f; return 1; }
-	MOUNTCACHE_SOCKET=$sock LD_PRELOAD=$PRE cat /proc/self/mountinfo > "$tmp/f"
+	# A first open(2) reads the kernel's first page and continues in
+	# the daemon's table only if that begins with the same bytes (a
+	# forged one never does): serve the first open at once, so that the
+	# checks of the answer itself are what is tested.
+	MOUNTCACHE_SERVE_FIRST=1 MOUNTCACHE_SOCKET=$sock LD_PRELOAD=$PRE cat /proc/self/mountinfo > "$tmp/f"
 	kill $f; wait $f 2>/dev/null; rm -f "$sock"
 }
 forged() {   # the forged table must not be served: the kernel's is

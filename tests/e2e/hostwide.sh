@@ -167,8 +167,10 @@ for _ in 1 2 3 4 5; do
 	MOUNTCACHE_SOCKET=$sock "$B/mountcache" stats >"$tmp/stats" 2>/dev/null && break
 	sleep 0.5
 done
-check "the daemon served them (requests > ${#cmds[@]})" \
-	test "$(awk '$1 == "requests" {print $2}' "$tmp/stats")" -gt "${#cmds[@]}" 2>/dev/null
+# A program that reads only the first page of its table (head) does not
+# ask the daemon (preload/first.c); one that reads it all asks once.
+check "the daemon served them (requests > ${#cmds[@]} / 2)" \
+	test "$(awk '$1 == "requests" {print $2}' "$tmp/stats")" -gt $((${#cmds[@]} / 2)) 2>/dev/null
 check "a program that read its table twice read a snapshot (debug says served)" \
 	sh -c 'MOUNTCACHE_DEBUG=1 MOUNTCACHE_SERVE_FIRST=1 /usr/bin/python3 -c "open(\"/proc/self/mountinfo\").read(); open(\"/proc/self/mountinfo\").read()" 2>&1 | grep -q "served from snapshots"'
 
