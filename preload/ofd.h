@@ -52,6 +52,12 @@ struct mc_ofd {
 void mc_fd_each(void (*fn)(int fd, struct mc_ofd *o));
 
 /* ---- ofd.c: reading ---------------------------------------------------- */
+/* With slot->lock held: does a read at @pos continue the pass o->snap
+ * serves (no snapshot to take, nothing that may block)? */
+static inline bool mc_ofd_continues(const struct mc_ofd *o, int64_t pos)
+{
+	return o->snap && o->slot->gen == o->snap->gen && pos != 0 && pos == o->slot->read_pos;
+}
 /* With slot->lock held: make o->snap the snapshot a read at @pos must see.
  * Returns 0, or <0 when no snapshot can be had. */
 int mc_ofd_settle(struct mc_ofd *o, int64_t pos);
