@@ -170,9 +170,12 @@ static int c_close(void *c)
 	if (fd < 0)
 		return 0;
 	/* The fd is the program's; if it already closed it behind the FILE's
-	 * back, the kernel answers EBADF exactly as for a real FILE. */
+	 * back, the kernel answers EBADF exactly as for a real FILE. glibc
+	 * closes a FILE's fd with close_nocancel: fclose() and endmntent()
+	 * are no cancellation points, so the raw call, not close(), which
+	 * would act on a pending cancel half-way through fclose(). */
 	mc_fd_forget(fd);
-	return REAL(close)(fd);
+	return mc_sys_close(fd);
 }
 
 bool mc_stream_mode(const char *mode, int *ret_flags)
