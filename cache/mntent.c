@@ -121,16 +121,6 @@ bool mc_mntent_from_line(const char *line, size_t len, bool has_newline,
  * glibc decodes, trailing blanks, autofs "ignore", comments, fields glibc
  * fills from its static "", freq/passno sscanf left alone) are answered
  * through the emulation every time. */
-static void rebuild(const char *line, const struct mc_ment *e, char *out)
-{
-	memcpy(out, line, e->line_len);
-	out[e->line_len] = '\0';
-	if (e->flags & MC_MENT_NL)
-		out[e->line_len + 1] = '\0';
-	for (int k = 0; k < 4; k++)
-		out[e->end[k]] = '\0';
-}
-
 /* Fill @e for one line; @scratch and @check hold @len + 2 bytes. */
 static void classify(const char *line, size_t len, bool nl, struct mc_ment *e,
 		     char *scratch, char *check)
@@ -151,7 +141,8 @@ static void classify(const char *line, size_t len, bool nl, struct mc_ment *e,
 		e->field[k] = (uint16_t)(f[k] - scratch);
 		e->end[k] = (uint16_t)(e->field[k] + strlen(f[k]));
 	}
-	rebuild(line, e, check);
+	struct mntent rebuilt;
+	mc_ment_fill(e, line - e->line_off, &rebuilt, check);
 	if (memcmp(check, scratch, img) != 0)
 		return;
 	e->freq = me.mnt_freq;
@@ -236,14 +227,7 @@ bool mc_mntimg_next(const struct mc_mntimg *img, const char *text, size_t *io_i,
 		const struct mc_ment *e = &img->ents[i];
 		const char *line = text + e->line_off;
 		if (likely((e->flags & MC_MENT_FAST) && (size_t)e->line_len + 2 <= (size_t)bufsiz)) {
-			/* Cost: one copy of the line, six byte stores. */
-			rebuild(line, e, buf);
-			mp->mnt_fsname = buf + e->field[0];
-			mp->mnt_dir = buf + e->field[1];
-			mp->mnt_type = buf + e->field[2];
-			mp->mnt_opts = buf + e->field[3];
-			mp->mnt_freq = e->freq;
-			mp->mnt_passno = e->passno;
+			mc_ment_fill(e, text, mp, buf);
 			r = true;
 		} else {
 			/* A short buffer, or a line glibc treats its own way

@@ -238,20 +238,21 @@ static struct mntent *mntent_r(struct mc_ofd *o, FILE *fp, struct mntent *mp, ch
 	 * and no sticky end-of-file or error: those are glibc's to report. */
 	if (o && fp->_IO_read_ptr == fp->_IO_read_end && !(fp->_flags & (_IO_EOF_SEEN | _IO_ERR_SEEN)) &&
 	    size > 0 && !mc_busy) {
-		int saved = errno;
 		/* An entry that continues the pass reaches no cancellation
-		 * point (a memory copy under the slot lock), so it leaves
-		 * the cancel state alone: two pthread_setcancelstate() were
-		 * 7.5% of an entry. Only a new pass, which may read the
-		 * kernel, runs with cancellation disabled. */
+		 * point and no system call (a memory copy under the slot
+		 * lock), so it leaves the cancel state and errno alone: two
+		 * pthread_setcancelstate() were 7.5% of an entry. Only a new
+		 * pass, which may read the kernel, runs with cancellation
+		 * disabled. */
 		mc_busy = 1;
 		int r = mc_ofd_getmntent(o, mp, buf, size, false);
 		mc_busy = 0;
 		if (r == -EWOULDBLOCK && mc_enter(&g)) {
+			int saved = errno;
 			r = mc_ofd_getmntent(o, mp, buf, size, true);
+			errno = saved;
 			mc_leave(&g);
 		}
-		errno = saved;
 		if (r == 1)
 			return mp;
 	}
@@ -285,13 +286,15 @@ static void learn_glibc_static(void)
 	FILE *f = fmemopen(line, sizeof line - 1, "r");
 	struct mntent *m = f ? REAL(getmntent)(f) : NULL;
 
+	char *buf = own_buf;
+
+	glibc_m = &own_m;
 	if (m && m->mnt_fsname && strcmp(m->mnt_fsname, "mountcache") == 0) {
 		glibc_m = m;
-		glibc_buf = m->mnt_fsname;
-	} else {
-		glibc_m = &own_m;
-		glibc_buf = own_buf;
+		buf = m->mnt_fsname;
 	}
+	/* Published last: getmntent() skips pthread_once() once it is set. */
+	__atomic_store_n(&glibc_buf, buf, __ATOMIC_RELEASE);
 	if (f)
 		fclose(f);
 }
@@ -301,7 +304,8 @@ MC_EXPORT struct mntent *getmntent(FILE *fp)
 	struct mc_ofd *o = mc_stream_ofd(fp);
 	if (!o)
 		return REAL(getmntent)(fp);
-	pthread_once(&glibc_once, learn_glibc_static);
+	if (unlikely(!__atomic_load_n(&glibc_buf, __ATOMIC_ACQUIRE)))
+		pthread_once(&glibc_once, learn_glibc_static);
 	return mntent_r(o, fp, glibc_m, glibc_buf, 4096, REAL(getmntent_r));
 }
 

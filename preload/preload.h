@@ -104,7 +104,7 @@ void *mc_resolve(const char *name);
  * they go to the kernel. Inside our code cancellation is disabled, so that
  * pthread_cancel() never unwinds through a held lock (our own calls to poll
  * and nanosleep are cancellation points). */
-extern __thread int mc_busy;
+extern __thread int mc_busy __attribute__((tls_model("initial-exec")));
 struct mc_guard {
 	int cancel;
 };
