@@ -31,7 +31,15 @@ struct mc_buf {
 /* Memory from mmap (async-signal-safe, see util.c); zeroed. */
 void *mc_zalloc(size_t size);
 /* getpid(), with no system call after the first in each process. */
-pid_t mc_pid(void);
+/* Inline: the slot lock takes it on every getmntent entry. */
+extern pid_t *mc_pid_page;
+pid_t mc_pid_slow(void);
+static inline pid_t mc_pid(void)
+{
+	pid_t *p = __atomic_load_n(&mc_pid_page, __ATOMIC_ACQUIRE);
+	pid_t me = p ? __atomic_load_n(p, __ATOMIC_RELAXED) : 0;
+	return likely(me) ? me : mc_pid_slow();
+}
 void mc_zfree(void *p, size_t size);
 int mc_buf_reserve(struct mc_buf *b, size_t need);
 void mc_buf_free(struct mc_buf *b);

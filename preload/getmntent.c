@@ -21,7 +21,7 @@ static __attribute__((noinline)) int getmntent_slow(struct mc_ofd *o, int64_t po
 		/* A new pass takes a snapshot: that may read the kernel
 		 * (a cancellation point) and build the image. */
 		if (!may_block)
-			return -EWOULDBLOCK;
+			return MC_GETMNTENT_BLOCKS;
 		if (mc_ofd_settle(o, pos) < 0)
 			return -EAGAIN;
 	}

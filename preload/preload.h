@@ -162,7 +162,8 @@ blksize_t mc_ofd_blksize(const struct mc_ofd *o);
  * 0 at end of table, <0 when the caller must use glibc (the stream is left
  * untouched). Without @may_block, only an entry that continues the pass is
  * answered (nothing that can block or be cancelled is called), else
- * -EWOULDBLOCK: ask again with @may_block, cancellation disabled. */
+ * MC_GETMNTENT_BLOCKS: ask again with @may_block, cancellation disabled. */
+#define MC_GETMNTENT_BLOCKS 2
 int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz, bool may_block);
 /* The kernel's offset of @fd set to ours (before the kernel reads it
  * itself), and ours taken from the kernel's (after). */
