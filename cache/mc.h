@@ -212,7 +212,8 @@ mc_ment_fill(const struct mc_ment *e, const char *text, struct mntent *mp, char 
 	mp->mnt_passno = e->passno;
 }
 /* Build the image of @len bytes of @text (mmap'ed: see mc_zalloc).
- * Returns 0, -ENOMEM or -E2BIG (over 4 GiB). */
+ * Returns 0, -ENOMEM, -E2BIG (over 4 GiB) or -EINVAL (a NUL byte: glibc
+ * splits such a text into lines its own way). */
 int mc_mntimg_build(const char *text, size_t len, struct mc_mntimg **ret);
 void mc_mntimg_free(struct mc_mntimg *img);
 /* The line that starts at @pos (tried first: @hint), n at the end of the

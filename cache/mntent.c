@@ -162,6 +162,11 @@ int mc_mntimg_build(const char *text, size_t len, struct mc_mntimg **ret)
 
 	if (len > UINT32_MAX)
 		return -E2BIG;
+	/* A NUL byte: glibc's fgets keeps it but its strchr stops there, so
+	 * it splits the text into lines its own way (a line's tail can
+	 * swallow the next line). No mount table has one: glibc reads it. */
+	if (memchr(text, '\0', len))
+		return -EINVAL;
 	for (p = text; p < end; p = nl ? nl + 1 : end, n++) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		size_t l = (size_t)((nl ? nl : end) - p);
@@ -186,10 +191,7 @@ int mc_mntimg_build(const char *text, size_t len, struct mc_mntimg **ret)
 		e->line_off = (uint32_t)(p - text);
 		e->line_len = (uint32_t)l;
 		e->flags = nl ? MC_MENT_NL : 0;
-		/* A NUL in the line: fgets keeps it, strchr stops there;
-		 * the emulation is the one that knows. */
-		if (!memchr(p, '\0', l))
-			classify(p, l, nl != NULL, e, scratch, scratch + scratch_len);
+		classify(p, l, nl != NULL, e, scratch, scratch + scratch_len);
 	}
 	mc_zfree(scratch, 2 * scratch_len);
 	*ret = img;

@@ -5,6 +5,7 @@
  * "ignore", missing or odd freq/passno, lines longer than the buffer), and
  * each is fed to both, for several buffer sizes, with and without its '\n'.
  * glibc reads through fmemopen(). MC_MNTENT_LINES overrides the line count. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -360,6 +361,12 @@ static void test_image(void **state)
 		check_image(text, tlen, sizes[b]);
 	assert_true(check_image(text, tlen, 4096) >= 9);   /* the fast lines of .expected */
 	free(text);
+
+	/* a NUL byte: glibc splits the lines its own way; no image */
+	static const char nul[] = "a /a tmpfs rw 0 0\nb /b\0x tmpfs rw 0 0\nc /c tmpfs rw 0 0\n";
+	struct mc_mntimg *none = NULL;
+	assert_int_equal(mc_mntimg_build(nul, sizeof nul - 1, &none), -EINVAL);
+	assert_null(none);
 
 	/* the live table: every line fast */
 	text = read_file("/proc/self/mounts", &tlen);

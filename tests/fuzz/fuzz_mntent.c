@@ -126,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* and one size picked by the input itself */
 	stream_diff(text, size, 2 + (int)(size ? (unsigned char)text[0] * 7u % 300u : 0));
 	struct mc_mntimg *img;
-	FUZZ_CHECK(mc_mntimg_build(text, size, &img) == 0, "image");
+	FUZZ_CHECK(mc_mntimg_build(text, size, &img) == 0, "image");   /* no NUL here */
 	for (size_t i = 0; i < sizeof bufsizes / sizeof bufsizes[0]; i++)
 		image_diff(img, text, size, bufsizes[i]);
 	image_diff(img, text, size, (int)size + 2);             /* every line fits */
