@@ -217,7 +217,7 @@ mc_ment_fill(const struct mc_ment *e, const char *text, struct mntent *mp, char 
 int mc_mntimg_build(const char *text, size_t len, struct mc_mntimg **ret);
 void mc_mntimg_free(struct mc_mntimg *img);
 /* The line that starts at @pos (tried first: @hint), n at the end of the
- * text, or SIZE_MAX when @pos is inside a line. */
+ * text, or SIZE_MAX when @pos is inside a line or past the end. */
 size_t mc_mntimg_find(const struct mc_mntimg *img, size_t hint, uint64_t pos);
 /* glibc's getmntent_r from line *@io_i of @text on: true with @mp filled,
  * false when no line is left to list; *@io_i is then the line after the

@@ -121,13 +121,16 @@ bool mc_mntent_from_line(const char *line, size_t len, bool has_newline,
  * glibc decodes, trailing blanks, autofs "ignore", comments, fields glibc
  * fills from its static "", freq/passno sscanf left alone) are answered
  * through the emulation every time. */
-/* Fill @e for one line; @scratch and @check hold @len + 2 bytes. */
-static void classify(const char *line, size_t len, bool nl, struct mc_ment *e,
-		     char *scratch, char *check)
+/* Mark @e (its line placed already) fast if it is; @scratch and @check
+ * hold line_len + 2 bytes. */
+static void classify(const char *text, struct mc_ment *e, char *scratch, char *check)
 {
 	/* INT_MIN marks fields glibc's sscanf did not set: such an entry
 	 * shows the previous entry's values, so it is never fast. */
 	struct mntent me = { .mnt_freq = INT_MIN, .mnt_passno = INT_MIN };
+	const char *line = text + e->line_off;
+	size_t len = e->line_len;
+	bool nl = e->flags & MC_MENT_NL;
 	size_t img = len + (nl ? 2 : 1);        /* bytes glibc writes */
 
 	if (len + 2 > UINT16_MAX ||
@@ -142,7 +145,7 @@ static void classify(const char *line, size_t len, bool nl, struct mc_ment *e,
 		e->end[k] = (uint16_t)(e->field[k] + strlen(f[k]));
 	}
 	struct mntent rebuilt;
-	mc_ment_fill(e, line - e->line_off, &rebuilt, check);
+	mc_ment_fill(e, text, &rebuilt, check);
 	if (memcmp(check, scratch, img) != 0)
 		return;
 	e->freq = me.mnt_freq;
@@ -191,7 +194,7 @@ int mc_mntimg_build(const char *text, size_t len, struct mc_mntimg **ret)
 		e->line_off = (uint32_t)(p - text);
 		e->line_len = (uint32_t)l;
 		e->flags = nl ? MC_MENT_NL : 0;
-		classify(p, l, nl != NULL, e, scratch, scratch + scratch_len);
+		classify(text, e, scratch, scratch + scratch_len);
 	}
 	mc_zfree(scratch, 2 * scratch_len);
 	*ret = img;
@@ -216,7 +219,12 @@ size_t mc_mntimg_find(const struct mc_mntimg *img, size_t hint, uint64_t pos)
 		else
 			hi = mid;
 	}
-	return lo < img->n && img->ents[lo].line_off != pos ? SIZE_MAX : lo;
+	if (lo < img->n)
+		return img->ents[lo].line_off == pos ? lo : SIZE_MAX;
+	/* past the last line's start: its end, or inside it */
+	const struct mc_ment *last = img->n ? &img->ents[img->n - 1] : NULL;
+	uint64_t end = last ? (uint64_t)last->line_off + last->line_len + (last->flags & MC_MENT_NL ? 1 : 0) : 0;
+	return pos == end ? img->n : SIZE_MAX;
 }
 
 bool mc_mntimg_next(const struct mc_mntimg *img, const char *text, size_t *io_i,
