@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <mntent.h>
 #include <sys/types.h>
 
@@ -30,7 +31,15 @@ struct mc_buf {
 /* Memory from mmap (async-signal-safe, see util.c); zeroed. */
 void *mc_zalloc(size_t size);
 /* getpid(), with no system call after the first in each process. */
-pid_t mc_pid(void);
+/* Inline: the slot lock takes it on every getmntent entry. */
+extern pid_t *mc_pid_page;
+pid_t mc_pid_slow(void);
+static inline pid_t mc_pid(void)
+{
+	pid_t *p = __atomic_load_n(&mc_pid_page, __ATOMIC_ACQUIRE);
+	pid_t me = p ? __atomic_load_n(p, __ATOMIC_RELAXED) : 0;
+	return likely(me) ? me : mc_pid_slow();
+}
 void mc_zfree(void *p, size_t size);
 int mc_buf_reserve(struct mc_buf *b, size_t need);
 void mc_buf_free(struct mc_buf *b);
@@ -95,8 +104,6 @@ struct mc_mount {
 	unsigned prop;                 /* MC_PROP_* */
 	int freq, passno;              /* mounts format only */
 	bool mntent_skip;              /* glibc's getmntent does not list it */
-	bool mntent_fast;              /* fields above are what getmntent gives */
-	uint32_t mntent_off, mntent_len; /* the buffer image glibc leaves */
 	/* index.c: next in table order with the same target, parent, device */
 	struct mc_mount *next_same_target, *next_sibling, *next_same_dev;
 	size_t idx;
@@ -163,6 +170,61 @@ bool mc_mntent_from_line(const char *line, size_t len, bool has_newline,
 /* glibc's decode_name: only \040 \011 \012 \134 and \\ are decoded. */
 char *mc_decode_glibc(char *buf);
 
+/* The getmntent image of a mounts text: per line, where it is and, for a
+ * "fast" line, what glibc's getmntent_r leaves in a big enough buffer: the
+ * line with a NUL at end[0..3] and after it, fields at field[0..3]. 36
+ * bytes a line; the text itself is the arena. */
+enum {
+	MC_MENT_NL   = 1 << 0,          /* the line ends with '\n' */
+	MC_MENT_FAST = 1 << 1,          /* answered by rebuild, not emulation */
+};
+struct mc_ment {
+	uint32_t line_off, line_len;    /* raw line in the text, without '\n' */
+	uint16_t field[4];              /* fsname, dir, type, opts */
+	uint16_t end[4];                /* the NUL glibc puts after each */
+	int32_t freq, passno;
+	uint8_t flags;                  /* MC_MENT_* */
+};
+struct mc_mntimg {
+	size_t n;
+	struct mc_ment ents[];
+};
+/* A fast line's entry into the caller's buffer, which holds at least
+ * line_len + 2 bytes: the bytes glibc writes, and its pointers. Cost: one
+ * copy of the line, six byte stores. */
+static inline __attribute__((always_inline)) void
+mc_ment_fill(const struct mc_ment *e, const char *text, struct mntent *mp, char *buf)
+{
+	uint32_t len = e->line_len;
+	memcpy(buf, text + e->line_off, len);
+	buf[len] = '\0';
+	if (e->flags & MC_MENT_NL)
+		buf[len + 1] = '\0';
+	buf[e->end[0]] = '\0';
+	buf[e->end[1]] = '\0';
+	buf[e->end[2]] = '\0';
+	buf[e->end[3]] = '\0';
+	mp->mnt_fsname = buf + e->field[0];
+	mp->mnt_dir = buf + e->field[1];
+	mp->mnt_type = buf + e->field[2];
+	mp->mnt_opts = buf + e->field[3];
+	mp->mnt_freq = e->freq;
+	mp->mnt_passno = e->passno;
+}
+/* Build the image of @len bytes of @text (mmap'ed: see mc_zalloc).
+ * Returns 0, -ENOMEM, -E2BIG (over 4 GiB) or -EINVAL (a NUL byte: glibc
+ * splits such a text into lines its own way). */
+int mc_mntimg_build(const char *text, size_t len, struct mc_mntimg **ret);
+void mc_mntimg_free(struct mc_mntimg *img);
+/* The line that starts at @pos (tried first: @hint), n at the end of the
+ * text, or SIZE_MAX when @pos is inside a line or past the end. */
+size_t mc_mntimg_find(const struct mc_mntimg *img, size_t hint, uint64_t pos);
+/* glibc's getmntent_r from line *@io_i of @text on: true with @mp filled,
+ * false when no line is left to list; *@io_i is then the line after the
+ * last one read. Exactly the bytes, pointers and fields glibc leaves. */
+bool mc_mntimg_next(const struct mc_mntimg *img, const char *text, size_t *io_i,
+		    struct mntent *mp, char *buf, int bufsiz);
+
 
 /* ---- sys.h: raw system calls ------------------------------------------
  * The engine is linked into the preload, whose exported open/read/close/...
@@ -185,6 +247,7 @@ struct mc_snap {
 	int parsed;                     /* atomic: 0 not yet, 1 ok, <0 -errno */
 	struct mc_table table;
 	uint32_t *lines;                /* atomic: see mc_snap_lines() */
+	struct mc_mntimg *mntimg;       /* atomic: see mc_snap_mntimg() */
 	unsigned passes;                /* atomic: reads from offset 0 */
 	void *owner;                    /* backend data released with the snap */
 	void (*release)(struct mc_snap *s);
@@ -208,6 +271,15 @@ struct mc_table *mc_snap_table(struct mc_snap *s);
 const uint32_t *mc_snap_lines(struct mc_snap *s);
 /* The same if already built, else NULL: nothing is built. */
 const uint32_t *mc_snap_lines_built(struct mc_snap *s);
+/* The getmntent image of a mounts snapshot, built on first call; NULL when
+ * memory is short (the caller then uses glibc). */
+const struct mc_mntimg *mc_snap_mntimg(struct mc_snap *s);
+/* The same if already built (one load), else NULL: nothing is built. */
+static inline const struct mc_mntimg *mc_snap_mntimg_built(const struct mc_snap *s)
+{
+	const struct mc_mntimg *img = __atomic_load_n(&s->mntimg, __ATOMIC_ACQUIRE);
+	return (uintptr_t)img > 1 ? img : NULL;         /* 1: the build failed */
+}
 uint64_t mc_now_ns(void);
 /* fork handlers: the parse lock, taken last and released first. */
 void mc_snap_atfork_prepare(void);

@@ -6,7 +6,13 @@
  * into the buffer, fields split on runs of blanks, only five escapes are
  * decoded, freq/passno come from sscanf, and autofs entries carrying the
  * "ignore" option are skipped. tests/test_mntent.c checks every one of these
- * against the real glibc through fmemopen(). */
+ * against the real glibc through fmemopen().
+ *
+ * The image below (mc_mntimg) is what the preload's getmntent answers from:
+ * the emulation, run once per line and snapshot, tells which lines can be
+ * answered with one copy. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,4 +109,143 @@ bool mc_mntent_from_line(const char *line, size_t len, bool has_newline,
 		return false;
 	}
 	return true;
+}
+
+/* ---- the getmntent image ------------------------------------------------
+ * For almost every line, what glibc leaves in a big enough buffer is the
+ * line itself with a NUL after each of the four fields and two at the end
+ * (the '\n' and fgets' terminator). So an entry needs no copy of its own:
+ * the text is the arena, and the image records where the NULs go. A line is
+ * "fast" only if that rebuild equals, byte for byte, what the emulation
+ * above leaves (checked here, once per snapshot); all others (escapes that
+ * glibc decodes, trailing blanks, autofs "ignore", comments, fields glibc
+ * fills from its static "", freq/passno sscanf left alone) are answered
+ * through the emulation every time. */
+/* Mark @e (its line placed already) fast if it is; @scratch and @check
+ * hold line_len + 2 bytes. */
+static void classify(const char *text, struct mc_ment *e, char *scratch, char *check)
+{
+	/* INT_MIN marks fields glibc's sscanf did not set: such an entry
+	 * shows the previous entry's values, so it is never fast. */
+	struct mntent me = { .mnt_freq = INT_MIN, .mnt_passno = INT_MIN };
+	const char *line = text + e->line_off;
+	size_t len = e->line_len;
+	bool nl = e->flags & MC_MENT_NL;
+	size_t img = len + (nl ? 2 : 1);        /* bytes glibc writes */
+
+	if (len + 2 > UINT16_MAX ||
+	    !mc_mntent_from_line(line, len, nl, &me, scratch, (int)len + 2) ||
+	    me.mnt_freq == INT_MIN || me.mnt_passno == INT_MIN)
+		return;
+	const char *f[4] = { me.mnt_fsname, me.mnt_dir, me.mnt_type, me.mnt_opts };
+	for (int k = 0; k < 4; k++) {
+		if (f[k] < scratch || f[k] >= scratch + img)
+			return;                 /* glibc's static "" */
+		e->field[k] = (uint16_t)(f[k] - scratch);
+		e->end[k] = (uint16_t)(e->field[k] + strlen(f[k]));
+	}
+	struct mntent rebuilt;
+	mc_ment_fill(e, text, &rebuilt, check);
+	if (memcmp(check, scratch, img) != 0)
+		return;
+	e->freq = me.mnt_freq;
+	e->passno = me.mnt_passno;
+	e->flags |= MC_MENT_FAST;
+}
+
+static size_t image_size(size_t n)
+{
+	return offsetof(struct mc_mntimg, ents) + n * sizeof(struct mc_ment);
+}
+
+int mc_mntimg_build(const char *text, size_t len, struct mc_mntimg **ret)
+{
+	size_t n = 0, longest = 0;
+	const char *p, *nl, *end = text + len;
+
+	if (len > UINT32_MAX)
+		return -E2BIG;
+	/* A NUL byte: glibc's fgets keeps it but its strchr stops there, so
+	 * it splits the text into lines its own way (a line's tail can
+	 * swallow the next line). No mount table has one: glibc reads it. */
+	if (memchr(text, '\0', len))
+		return -EINVAL;
+	for (p = text; p < end; p = nl ? nl + 1 : end, n++) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = (size_t)((nl ? nl : end) - p);
+		if (l > longest)
+			longest = l;
+	}
+	/* Lines too long for a fast entry need no scratch of their size. */
+	size_t scratch_len = (longest < UINT16_MAX ? longest : UINT16_MAX) + 2;
+	struct mc_mntimg *img = mc_zalloc(image_size(n));
+	char *scratch = mc_zalloc(2 * scratch_len);
+	if (!img || !scratch) {
+		mc_zfree(img, image_size(n));
+		mc_zfree(scratch, 2 * scratch_len);
+		return -ENOMEM;
+	}
+	img->n = n;
+	size_t i = 0;
+	for (p = text; p < end; p = nl ? nl + 1 : end, i++) {
+		struct mc_ment *e = &img->ents[i];
+		nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = (size_t)((nl ? nl : end) - p);
+		e->line_off = (uint32_t)(p - text);
+		e->line_len = (uint32_t)l;
+		e->flags = nl ? MC_MENT_NL : 0;
+		classify(text, e, scratch, scratch + scratch_len);
+	}
+	mc_zfree(scratch, 2 * scratch_len);
+	*ret = img;
+	return 0;
+}
+
+void mc_mntimg_free(struct mc_mntimg *img)
+{
+	if (img)
+		mc_zfree(img, image_size(img->n));
+}
+
+size_t mc_mntimg_find(const struct mc_mntimg *img, size_t hint, uint64_t pos)
+{
+	if (hint < img->n && img->ents[hint].line_off == pos)
+		return hint;
+	size_t lo = 0, hi = img->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (img->ents[mid].line_off < pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < img->n)
+		return img->ents[lo].line_off == pos ? lo : SIZE_MAX;
+	/* past the last line's start: its end, or inside it */
+	const struct mc_ment *last = img->n ? &img->ents[img->n - 1] : NULL;
+	uint64_t end = last ? (uint64_t)last->line_off + last->line_len + (last->flags & MC_MENT_NL ? 1 : 0) : 0;
+	return pos == end ? img->n : SIZE_MAX;
+}
+
+bool mc_mntimg_next(const struct mc_mntimg *img, const char *text, size_t *io_i,
+		    struct mntent *mp, char *buf, int bufsiz)
+{
+	size_t i = *io_i;
+	bool r = false;
+
+	for (; !r && i < img->n; i++) {
+		const struct mc_ment *e = &img->ents[i];
+		const char *line = text + e->line_off;
+		if (likely((e->flags & MC_MENT_FAST) && (size_t)e->line_len + 2 <= (size_t)bufsiz)) {
+			mc_ment_fill(e, text, mp, buf);
+			r = true;
+		} else {
+			/* A short buffer, or a line glibc treats its own way
+			 * (an autofs "ignore" line is parsed into the caller's
+			 * buffer and entry before it is skipped: that shows). */
+			r = mc_mntent_from_line(line, e->line_len, e->flags & MC_MENT_NL, mp, buf, bufsiz);
+		}
+	}
+	*io_i = i;
+	return r;
 }

@@ -209,35 +209,28 @@ static const char *parse_mountinfo_line(struct mc_mount *m, const char *line, si
 static const char *parse_mounts_line(struct mc_mount *m, const char *line, size_t len,
 				     bool has_newline, struct arena *a, char *scratch)
 {
-	/* INT_MIN marks fields glibc's sscanf did not set: such lines are
-	 * always answered through the emulation, never the fast path. */
-	struct mntent me = { .mnt_freq = INT_MIN, .mnt_passno = INT_MIN };
+	struct mntent me = { 0 };
 
 	if (!mc_mntent_from_line(line, len, has_newline, &me, scratch, (int)len + 2)) {
 		m->mntent_skip = true;
 		m->source = m->target = m->fstype = m->vfs_opts = 0;
 		return NULL;
 	}
-	/* Keep the buffer exactly as glibc leaves it (the line, decoded in
-	 * place, NULs where it split): the fast path copies this image, so a
-	 * caller sees the same bytes at the same places in its buffer. */
+	/* The fields are decoded in place in the buffer, split by NULs: one
+	 * copy of it holds all four. (The preload's getmntent answers from
+	 * the snapshot's mc_mntimg, not from here.) */
 	size_t take = len + (has_newline ? 1 : 0);
 	uint32_t off;
 	if (put(a, scratch, take, &off) < 0)
 		return "arena";
 	const char *f[4] = { me.mnt_fsname, me.mnt_dir, me.mnt_type, me.mnt_opts };
 	uint32_t *dst[4] = { &m->source, &m->target, &m->fstype, &m->vfs_opts };
-	m->mntent_fast = me.mnt_freq != INT_MIN && me.mnt_passno != INT_MIN;
 	for (int i = 0; i < 4; i++) {
-		if (f[i] >= scratch && f[i] <= scratch + take) {
+		if (f[i] >= scratch && f[i] <= scratch + take)
 			*dst[i] = off + (uint32_t)(f[i] - scratch);
-		} else {                        /* glibc's static "" */
+		else                            /* glibc's static "" */
 			*dst[i] = 0;
-			m->mntent_fast = false;
-		}
 	}
-	m->mntent_off = off;
-	m->mntent_len = (uint32_t)take + 1;
 	m->freq = me.mnt_freq;
 	m->passno = me.mnt_passno;
 	return NULL;

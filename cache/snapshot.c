@@ -88,6 +88,7 @@ struct mc_snap *mc_snap_ref(struct mc_snap *s)
 
 /* The count, then one end per line: lines[0] + 1 entries. */
 #define LINES_NONE ((uint32_t *)1)
+#define MNTIMG_NONE ((struct mc_mntimg *)1)
 
 static size_t lines_size(const uint32_t *lines)
 {
@@ -99,6 +100,8 @@ void mc_snap_unref(struct mc_snap *s)
 	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	mc_table_free(&s->table);
+	if (s->mntimg && s->mntimg != MNTIMG_NONE)
+		mc_mntimg_free(s->mntimg);
 	if (s->lines && s->lines != LINES_NONE)
 		mc_zfree(s->lines, lines_size(s->lines));
 	if (s->release)
@@ -145,6 +148,25 @@ const uint32_t *mc_snap_lines_built(struct mc_snap *s)
 {
 	uint32_t *l = __atomic_load_n(&s->lines, __ATOMIC_ACQUIRE);
 	return l == LINES_NONE ? NULL : l;
+}
+
+/* As the line index: built without a lock, published with a CAS. A
+ * failure (no memory) is remembered: getmntent then goes to glibc. */
+const struct mc_mntimg *mc_snap_mntimg(struct mc_snap *s)
+{
+	struct mc_mntimg *img = __atomic_load_n(&s->mntimg, __ATOMIC_ACQUIRE);
+	if (likely(img))
+		return img == MNTIMG_NONE ? NULL : img;
+	struct mc_mntimg *fresh = NULL;
+	if (mc_mntimg_build(s->text, s->len, &fresh) < 0)
+		fresh = NULL;
+	img = fresh ? fresh : MNTIMG_NONE;
+	struct mc_mntimg *none = NULL;
+	if (!__atomic_compare_exchange_n(&s->mntimg, &none, img, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		mc_mntimg_free(fresh);
+		img = none;
+	}
+	return img == MNTIMG_NONE ? NULL : img;
 }
 
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;

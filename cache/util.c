@@ -106,9 +106,10 @@ int mc_fd_floor(void)
  * child made without fork handlers (_Fork, clone) asks anew. A vfork()
  * child shares our memory and sees our pid: it may only exec or _exit.
  * Where the page cannot be had, every call is a getpid(). */
-static pid_t *pid_page;
+pid_t *mc_pid_page;
+#define pid_page mc_pid_page
 
-static __attribute__((noinline)) pid_t pid_slow(void)
+pid_t mc_pid_slow(void)
 {
 	pid_t *p = __atomic_load_n(&pid_page, __ATOMIC_ACQUIRE);
 	if (!p) {
@@ -133,12 +134,6 @@ static __attribute__((noinline)) pid_t pid_slow(void)
 	return me;
 }
 
-pid_t mc_pid(void)
-{
-	pid_t *p = __atomic_load_n(&pid_page, __ATOMIC_ACQUIRE);
-	pid_t me = p ? __atomic_load_n(p, __ATOMIC_RELAXED) : 0;
-	return likely(me) ? me : pid_slow();
-}
 
 bool mc_fds_watched;
 unsigned mc_view_fd_low = UINT_MAX;

@@ -233,35 +233,59 @@ MC_EXPORT int endmntent(FILE *fp)
 	return REAL(endmntent)(fp);
 }
 
-static struct mntent *mntent_r(struct mc_ofd *o, FILE *fp, struct mntent *mp, char *buf, int size,
-			       struct mntent *(*real)(FILE *, struct mntent *, char *, int))
+/* Which glibc function a miss falls back to: resolved only on a miss. */
+enum mntent_fn { FN_GETMNTENT_R, FN___GETMNTENT_R };
+
+/* A new pass (which may read the kernel: cancellation disabled), or
+ * glibc's own answer. @r is what the hit path said. */
+static __attribute__((noinline)) struct mntent *mntent_miss(struct mc_ofd *o, FILE *fp, struct mntent *mp,
+							     char *buf, int size, enum mntent_fn fn, int r)
 {
-	/* Ours and nothing buffered in the FILE (a program may mix in fgets):
-	 * answer from the parsed snapshot. At the end, or on any doubt, glibc
-	 * reads the stream itself, which sets EOF exactly as it would. */
 	struct mc_guard g;
-	/* Ours, nothing buffered in the FILE (a program may mix in fgets),
-	 * and no sticky end-of-file or error: those are glibc's to report. */
-	if (o && fp->_IO_read_ptr == fp->_IO_read_end && !(fp->_flags & (_IO_EOF_SEEN | _IO_ERR_SEEN)) &&
-	    size > 0 && mc_enter(&g)) {
+	if (r == MC_GETMNTENT_BLOCKS && mc_enter(&g)) {
 		int saved = errno;
-		int r = mc_ofd_getmntent(o, mp, buf, size);
+		r = mc_ofd_getmntent(o, mp, buf, size, true);
 		errno = saved;
 		mc_leave(&g);
 		if (r == 1)
 			return mp;
 	}
-	return real(fp, mp, buf, size);
+	return fn == FN_GETMNTENT_R ? REAL(getmntent_r)(fp, mp, buf, size)
+				    : REAL(__getmntent_r)(fp, mp, buf, size);
+}
+
+static inline struct mntent *mntent_r(struct mc_ofd *o, FILE *fp, struct mntent *mp, char *buf, int size,
+				      enum mntent_fn fn)
+{
+	/* Ours and nothing buffered in the FILE (a program may mix in fgets):
+	 * answer from the snapshot's getmntent image. At the end, or on any
+	 * doubt, glibc reads the stream itself, which sets EOF exactly as it
+	 * would. No sticky end-of-file or error either: those are glibc's
+	 * to report. */
+	int r = -EINVAL;
+	if (o && fp->_IO_read_ptr == fp->_IO_read_end && !(fp->_flags & (_IO_EOF_SEEN | _IO_ERR_SEEN)) &&
+	    size > 0 && !mc_busy) {
+		/* An entry that continues the pass reaches no cancellation
+		 * point and no system call (a memory copy under the slot
+		 * lock), so it leaves the cancel state and errno alone: two
+		 * pthread_setcancelstate() were 7.5% of an entry. */
+		mc_busy = 1;
+		r = mc_ofd_getmntent(o, mp, buf, size, false);
+		mc_busy = 0;
+		if (likely(r == 1))
+			return mp;
+	}
+	return mntent_miss(o, fp, mp, buf, size, fn, r);
 }
 
 MC_EXPORT struct mntent *getmntent_r(FILE *fp, struct mntent *mp, char *buf, int size)
 {
-	return mntent_r(mc_stream_ofd(fp), fp, mp, buf, size, REAL(getmntent_r));
+	return mntent_r(mc_stream_ofd(fp), fp, mp, buf, size, FN_GETMNTENT_R);
 }
 
 MC_EXPORT struct mntent *__getmntent_r(FILE *fp, struct mntent *mp, char *buf, int size)
 {
-	return mntent_r(mc_stream_ofd(fp), fp, mp, buf, size, REAL(__getmntent_r));
+	return mntent_r(mc_stream_ofd(fp), fp, mp, buf, size, FN___GETMNTENT_R);
 }
 
 /* glibc's getmntent is getmntent_r into one static struct and one 4 KiB
@@ -281,13 +305,15 @@ static void learn_glibc_static(void)
 	FILE *f = fmemopen(line, sizeof line - 1, "r");
 	struct mntent *m = f ? REAL(getmntent)(f) : NULL;
 
+	char *buf = own_buf;
+
+	glibc_m = &own_m;
 	if (m && m->mnt_fsname && strcmp(m->mnt_fsname, "mountcache") == 0) {
 		glibc_m = m;
-		glibc_buf = m->mnt_fsname;
-	} else {
-		glibc_m = &own_m;
-		glibc_buf = own_buf;
+		buf = m->mnt_fsname;
 	}
+	/* Published last: getmntent() skips pthread_once() once it is set. */
+	__atomic_store_n(&glibc_buf, buf, __ATOMIC_RELEASE);
 	if (f)
 		fclose(f);
 }
@@ -297,8 +323,9 @@ MC_EXPORT struct mntent *getmntent(FILE *fp)
 	struct mc_ofd *o = mc_stream_ofd(fp);
 	if (!o)
 		return REAL(getmntent)(fp);
-	pthread_once(&glibc_once, learn_glibc_static);
-	return mntent_r(o, fp, glibc_m, glibc_buf, 4096, REAL(getmntent_r));
+	if (unlikely(!__atomic_load_n(&glibc_buf, __ATOMIC_ACQUIRE)))
+		pthread_once(&glibc_once, learn_glibc_static);
+	return mntent_r(o, fp, glibc_m, glibc_buf, 4096, FN_GETMNTENT_R);
 }
 
 /* ---- read ------------------------------------------------------------- */

@@ -18,9 +18,8 @@
 int mc_ofd_settle(struct mc_ofd *o, int64_t pos)
 {
 	struct mc_slot *s = o->slot;
-	bool same_gen = o->snap && s->gen == o->snap->gen;
 
-	if (same_gen && pos != 0 && pos == s->read_pos)
+	if (mc_ofd_continues(o, pos))
 		return 0;                       /* continuing a read */
 	struct mc_snap *snap;
 	int r = mc_view_snapshot(o->view, &snap);

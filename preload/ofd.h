@@ -26,8 +26,22 @@ struct mc_slot {
 struct mc_slot *mc_slot_alloc(void);
 /* Drop this process's reference; the last one frees the slot. */
 void mc_slot_put(struct mc_slot *s);
-void mc_slot_lock(struct mc_slot *s);
-void mc_slot_unlock(struct mc_slot *s);
+/* Inline: the getmntent hit path takes it once per entry (slot.c says
+ * why a word and not a mutex). */
+void mc_slot_lock_slow(struct mc_slot *s, int me);
+static inline void mc_slot_lock(struct mc_slot *s)
+{
+	int me = mc_pid();
+	int free_ = 0;
+	if (likely(__atomic_compare_exchange_n(&s->owner, &free_, me, false,
+					       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
+		return;
+	mc_slot_lock_slow(s, me);
+}
+static inline void mc_slot_unlock(struct mc_slot *s)
+{
+	__atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
+}
 
 /* ---- fdmap.c: descriptions, and which fd numbers hold them -------------- */
 struct mc_ofd {
@@ -52,6 +66,12 @@ struct mc_ofd {
 void mc_fd_each(void (*fn)(int fd, struct mc_ofd *o));
 
 /* ---- ofd.c: reading ---------------------------------------------------- */
+/* With slot->lock held: does a read at @pos continue the pass o->snap
+ * serves (no snapshot to take, nothing that may block)? */
+static inline bool mc_ofd_continues(const struct mc_ofd *o, int64_t pos)
+{
+	return o->snap && o->slot->gen == o->snap->gen && pos != 0 && pos == o->slot->read_pos;
+}
 /* With slot->lock held: make o->snap the snapshot a read at @pos must see.
  * Returns 0, or <0 when no snapshot can be had. */
 int mc_ofd_settle(struct mc_ofd *o, int64_t pos);

@@ -111,7 +111,7 @@ void *mc_resolve(const char *name);
  * hook in it keeps its hands off our state as a nested call does. */
 #define MC_BUSY_HOOK 1                  /* this thread is inside our code */
 #define MC_BUSY_VFORK 2                 /* this thread is a vfork() child */
-extern __thread int mc_busy;
+extern __thread int mc_busy __attribute__((tls_model("initial-exec")));
 struct mc_guard {
 	int cancel;
 };
@@ -183,9 +183,13 @@ off_t mc_ofd_lseek(struct mc_ofd *o, off_t off, int whence);
 void mc_ofd_set_stream(struct mc_ofd *o, FILE *fp);
 /* st_blksize of the file, as fstat() said at open. */
 blksize_t mc_ofd_blksize(const struct mc_ofd *o);
-/* getmntent_r from the parsed snapshot. Returns 1 and fills @mp, 0 at end of
- * table, <0 when the caller must use glibc (the stream is left untouched). */
-int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz);
+/* getmntent_r from the snapshot's getmntent image. Returns 1 and fills @mp,
+ * 0 at end of table, <0 when the caller must use glibc (the stream is left
+ * untouched). Without @may_block, only an entry that continues the pass is
+ * answered (nothing that can block or be cancelled is called), else
+ * MC_GETMNTENT_BLOCKS: ask again with @may_block, cancellation disabled. */
+#define MC_GETMNTENT_BLOCKS 2
+int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz, bool may_block);
 /* The kernel's offset of @fd set to ours (before the kernel reads it
  * itself), and ours taken from the kernel's (after). */
 void mc_fd_sync_kernel(int fd);

@@ -13,7 +13,9 @@
 
 struct mc_real mc_real;
 bool mc_disabled;
-__thread int mc_busy;
+/* Initial-exec: every hook tests it, and a preloaded library is in the
+ * static TLS block, so one %fs-relative load instead of __tls_get_addr(). */
+__thread int mc_busy __attribute__((tls_model("initial-exec")));
 
 static int init_state;                  /* 0 none, 1 running, 2 done; atomic */
 static __thread bool initialising;

@@ -7,8 +7,8 @@
  * the same bytes in the same pieces. See fs/seq_file.c: seq_read_iter(),
  * traverse().
  *
- * Cost: with a line index, a binary search to the window's first line and
- * one index step per line copied; without one, a memchr per line. */
+ * Cost: with a line index, two binary searches per read (the window's
+ * first line, and its last); without one, a memchr per line. */
 #include <string.h>
 
 #include "seqfile.h"
@@ -60,6 +60,52 @@ static size_t cursor_next(struct cursor *c, size_t from)
 	return c->i <= lines[0] ? lines[c->i++] : c->t->len;
 }
 
+/* With a line index: the end of line @k (1-based), or the text's end for
+ * a last line without '\n' (which the index may leave out). */
+static size_t end_of(const struct mc_seq_text *t, size_t k)
+{
+	return k <= t->lines[0] ? t->lines[k] : t->len;
+}
+
+/* How many lines end in the text, such a last line included. */
+static size_t ends_count(const struct mc_seq_text *t)
+{
+	size_t n = t->lines[0];
+	return n + ((n == 0 ? t->len > 0 : t->lines[n] < t->len) ? 1 : 0);
+}
+
+/* The first k in [lo, n] whose line ends at least @x bytes past @at (all
+ * of them end past @at), or n + 1. */
+static size_t first_end_from(const struct mc_seq_text *t, size_t lo, size_t n, size_t at, size_t x)
+{
+	size_t hi = n + 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (end_of(t, mid) - at < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The window's end with a line index, where the walk below would stop:
+ * after the first line (@k, ending at @first) come more while the bytes
+ * so far are fewer than @remaining and the next line still ends inside
+ * the buffer. One binary search instead of a step per line. */
+static size_t window_end(const struct mc_seq_text *t, size_t k, size_t first, size_t at,
+			 size_t remaining, size_t bufsize)
+{
+	if (first - at >= remaining)
+		return first;
+	size_t n = ends_count(t);
+	size_t x = remaining < bufsize ? remaining : bufsize;
+	size_t f = first_end_from(t, k, n, at, x);       /* > k: first - at < x */
+	if (f > n || end_of(t, f) - at >= bufsize)
+		f--;                    /* the text's end, or a line past the buffer */
+	return end_of(t, f);
+}
+
 static void fit(struct mc_seq *q, size_t record)
 {
 	while (record >= q->bufsize && q->bufsize < (1u << 30))
@@ -107,15 +153,21 @@ size_t mc_seq_read(struct mc_seq *q, const struct mc_seq_text *t, int64_t pos, i
 	if (q->kend < pos || at >= t->len)
 		return copied;                  /* end of file */
 	cursor_at(&c, t, at);
+	size_t k = c.i;
 	size_t end = cursor_next(&c, at);       /* one record, whatever its size */
 	fit(q, end - at);
 	size_t count = end - at;
-	while (end < t->len && count < remaining) {
-		size_t e = cursor_next(&c, end);
-		if (count + (e - end) >= q->bufsize)
-			break;
-		count += e - end;
-		end = e;
+	if (t->lines) {
+		end = window_end(t, k, end, at, remaining, q->bufsize);
+		count = end - at;
+	} else {
+		while (end < t->len && count < remaining) {
+			size_t e = cursor_next(&c, end);
+			if (count + (e - end) >= q->bufsize)
+				break;
+			count += e - end;
+			end = e;
+		}
 	}
 	q->kend = (int64_t)end;
 	return copied + (count < remaining ? count : remaining);

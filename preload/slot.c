@@ -68,7 +68,7 @@ void mc_slot_put(struct mc_slot *s)
  * while copying from memory. A holder that died (SIGKILL mid-read) is
  * recognised by its pid and its lock taken over: it left the offsets as
  * they were after its last complete update, still coherent. */
-static __attribute__((noinline)) void slot_lock_slow(struct mc_slot *s, int me)
+void mc_slot_lock_slow(struct mc_slot *s, int me)
 {
 	for (unsigned spins = 1; ; spins++) {
 		int owner = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
@@ -85,17 +85,3 @@ static __attribute__((noinline)) void slot_lock_slow(struct mc_slot *s, int me)
 	}
 }
 
-void mc_slot_lock(struct mc_slot *s)
-{
-	int me = mc_pid();
-	int free_ = 0;
-	if (likely(__atomic_compare_exchange_n(&s->owner, &free_, me, false,
-					       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
-		return;
-	slot_lock_slow(s, me);
-}
-
-void mc_slot_unlock(struct mc_slot *s)
-{
-	__atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
-}

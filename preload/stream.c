@@ -34,6 +34,18 @@ static struct {
 	struct cookie *k;
 } streams[MAX_STREAMS];
 static int streams_used;                /* high-water mark, atomic */
+/* Bumped when a stream is unregistered: a thread's last lookup (below) is
+ * good while it has not moved. */
+static unsigned streams_gen;
+
+/* The last stream this thread looked up: a getmntent loop asks for the
+ * same FILE again and again. Initial-exec TLS: one %fs-relative load, not
+ * a __tls_get_addr() call. */
+static __thread struct {
+	FILE *fp;
+	struct mc_ofd *o;
+	unsigned gen;
+} last_lookup __attribute__((tls_model("initial-exec")));
 
 static bool stream_register(struct cookie *k)
 {
@@ -61,6 +73,9 @@ static struct cookie *stream_find(FILE *fp, bool remove)
 			continue;
 		struct cookie *k = __atomic_load_n(&streams[i].k, __ATOMIC_ACQUIRE);
 		if (k && remove) {
+			/* Before the description is dropped: a cached lookup
+			 * of this FILE is stale from here on. */
+			__atomic_add_fetch(&streams_gen, 1, __ATOMIC_SEQ_CST);
 			__atomic_store_n(&streams[i].k, NULL, __ATOMIC_RELEASE);
 			__atomic_store_n(&streams[i].fp, NULL, __ATOMIC_RELEASE);
 		}
@@ -72,8 +87,17 @@ static struct cookie *stream_find(FILE *fp, bool remove)
 
 struct mc_ofd *mc_stream_ofd(FILE *fp)
 {
+	unsigned gen = __atomic_load_n(&streams_gen, __ATOMIC_ACQUIRE);
+	if (likely(last_lookup.fp == fp && last_lookup.gen == gen && fp))
+		return last_lookup.o;
 	struct cookie *k = stream_find(fp, false);
-	return k ? k->o : NULL;
+	struct mc_ofd *o = k ? k->o : NULL;
+	if (o) {
+		last_lookup.fp = fp;
+		last_lookup.o = o;
+		last_lookup.gen = gen;
+	}
+	return o;
 }
 
 /* Unregister and drop the description; the cookie itself stays (glibc may
@@ -170,9 +194,12 @@ static int c_close(void *c)
 	if (fd < 0)
 		return 0;
 	/* The fd is the program's; if it already closed it behind the FILE's
-	 * back, the kernel answers EBADF exactly as for a real FILE. */
+	 * back, the kernel answers EBADF exactly as for a real FILE. glibc
+	 * closes a FILE's fd with close_nocancel: fclose() and endmntent()
+	 * are no cancellation points, so the raw call, not close(), which
+	 * would act on a pending cancel half-way through fclose(). */
 	mc_fd_forget(fd);
-	return REAL(close)(fd);
+	return mc_sys_close(fd);
 }
 
 bool mc_stream_mode(const char *mode, int *ret_flags)

