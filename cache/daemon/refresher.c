@@ -25,10 +25,11 @@
  * begun after it arrived (want_read_ns).
  *
  * Churn. The refresher tries one capture per wake-up and pauses a quarter
- * of a capture's time after a torn one (at least 1 ms): a request waits at
- * most one kernel read's time (the view's last refresh time, 2-80 ms); with
- * no validated snapshot by then it is answered "churning" and the client
- * reads the kernel, which costs it no more than it would have without us.
+ * of a capture's time after a torn one (at least 1 ms). A request waits
+ * one kernel read's time (the view's last refresh time, 2-80 ms); with no
+ * validated snapshot by then, and a capture that ended after it arrived
+ * torn, it is answered "churning" and the client reads the kernel: it
+ * paid at most two reads' time. Never more than 80 ms in all.
  *
  * Ownership. The view list and the fields marked "shared" are under mu.
  * mfd and m_since belong to the answering loop; rfd, dirty, proves,
@@ -77,6 +78,7 @@ struct view {
 	uint64_t cost_ns;                       /* the last refresh took this long */
 	uint64_t used_ns;                       /* the last request */
 	uint64_t want_ns, want_read_ns;         /* a request waits for fresh_ns, read_ns */
+	uint64_t torn_ns;                       /* the last torn capture ended then */
 	bool gone, drop;
 };
 
@@ -221,7 +223,11 @@ int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
 				r = -errno;
 			break;
 		}
-		if (now >= deadline) {
+		/* "Churning" only once a capture that ended after the request
+		 * came was torn: a refresher merely slow to be scheduled (a
+		 * loaded machine) is waited for, up to WAIT_MAX_NS, within
+		 * the client's own timeout (100 ms). */
+		if ((now >= deadline && v->torn_ns >= arrival_ns) || now >= arrival_ns + WAIT_MAX_NS) {
 			rst.churning++;
 			r = -EAGAIN;
 			break;
@@ -231,7 +237,8 @@ int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
 			v->want_read_ns = max_u64(v->want_read_ns, arrival_ns);
 		wake_refresher();
 		waited = true;
-		struct timespec ts = { (time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u) };
+		uint64_t until = now >= deadline ? arrival_ns + WAIT_MAX_NS : deadline;
+		struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
 		pthread_cond_timedwait(&cv, &mu, &ts);
 	}
 	rst.waited += waited;
@@ -397,6 +404,7 @@ static void refresh(struct view *v, bool force, bool ahead)
 	} else {
 		rst.unvalidated++;
 		v->cost_ns = dt;
+		v->torn_ns = now;
 	}
 	pthread_mutex_unlock(&mu);
 	v->dirty = true;

@@ -25,8 +25,9 @@ struct mcd_answer {
 /* The answering loop's one entry: the newest snapshot of (@fmt, @key)
  * that reflects every change announced before @arrival_ns (and, with
  * @force or past the maximum age, read after it). @procdir is the client's
- * /proc/<pid>, to open a new view's fds. Waits for a refresh at most one
- * kernel read's time (the view's measured capture time, 2-80 ms).
+ * /proc/<pid>, to open a new view's fds. Waits for a refresh one kernel
+ * read's time (the view's measured capture time, 2-80 ms), longer (up to
+ * 80 ms) only until a capture has been tried since the request.
  * Returns 0; -EAGAIN: no validated snapshot in that time ("churning");
  * -ENOSPC: too many views; other <0 errors. */
 int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
