@@ -421,19 +421,21 @@ static uint64_t due_at(const struct view *v, uint64_t now, bool *ret_force, bool
 	bool want_proof = v->want_ns > v->fresh_ns;
 	*ret_force = want_read;
 	*ret_ahead = false;
-	if (v->gone || v->drop)
+	/* Nobody waits on a view unused for ACTIVE_NS: under churn, its
+	 * captures would be tried (and torn) for nobody. */
+	if (v->gone || v->drop || !active)
 		return UINT64_MAX;
 	/* A poll(0) of rfd is the proof of a text view: the loop's next. */
 	if (want_proof && !want_read && !v->incr && v->proves && !v->dirty)
 		return now;
-	if (want_read || want_proof || ((v->dirty || v->memfd < 0) && active))
+	if (want_read || want_proof || v->dirty || v->memfd < 0)
 		return max_u64(now, v->retry_ns);
 	/* Re-read a view in use before its snapshot expires, so that requests
 	 * rarely wait for it: at 3/4 of the maximum age, and no more often
 	 * than every 8 of its own capture times (a huge table, or churn). The
 	 * price: one capture per 0.75 s per active view (3% of a core at
 	 * 10,000 mounts), for 10 s after the last request. */
-	if (active && mc_max_age_ns) {
+	if (mc_max_age_ns) {
 		uint64_t every = max_u64(mc_max_age_ns / 4 * 3, 8 * v->cost_ns);
 		*ret_force = *ret_ahead = true;
 		return max_u64(v->read_ns + every, v->retry_ns);
@@ -494,8 +496,9 @@ static void *run(void *arg)
 		uint64_t t_b = mc_now_ns();
 		uint64_t left = wake > t_b ? wake - t_b : 0;
 		struct timespec ts = { (time_t)(left / 1000000000u), (long)(left % 1000000000u) };
-		if (ppoll(pf, n, &ts, NULL) < 0 && errno != EINTR)
-			pf[0].revents = pf[1].revents = pf[2].revents = 0;
+		if (ppoll(pf, n, &ts, NULL) < 0)
+			for (unsigned i = 0; i < n; i++)
+				pf[i].revents = 0;      /* EINTR: nothing learnt */
 		if (pf[0].revents & POLLIN) {
 			uint64_t count;
 			if (read(efd, &count, sizeof count) < 0) {

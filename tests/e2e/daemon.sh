@@ -58,9 +58,12 @@ churn_proof() {
 	# first check proves nothing about it). requests counts this stats
 	# request too; errors counts the "churning" answers.
 	served() {
-		"$B/mountcache" stats | awk '$1 ~ /^(requests|hits|errors|waited|churning|captures|unvalidated|proofs)$/' |
-			tr '\n' ' ' | tee /dev/stderr | awk '{ for (i = 1; i < NF; i += 2) v[$i] = $(i + 1) }
-			END { exit !(v["captures"] > 1 && v["requests"] - 1 > v["errors"]) }'
+		local s
+		s=$("$B/mountcache" stats | awk '$1 ~ /^(requests|hits|errors|waited|churning|captures|unvalidated|proofs)$/' |
+			tr '\n' ' ')
+		echo "$s"
+		awk '{ for (i = 1; i < NF; i += 2) v[$i] = $(i + 1) }
+			END { exit !(v["captures"] > 1 && v["requests"] - 1 > v["errors"]) }' <<<"$s"
 	}
 	check "under that churn the daemon answered from validated captures" served
 }
