@@ -3,8 +3,8 @@
 all: $(B)/mountcached $(B)/mountcached.service
 programs: $(B)/mountcached $(B)/mountcached.service
 
-DAEMON_SRC := cache/daemon/mountcached.c cache/daemon/incremental.c
-$(B)/mountcached: $(DAEMON_SRC) cache/daemon/incremental.h cache/proto.h $(B)/libmcengine.a
+DAEMON_SRC := cache/daemon/mountcached.c cache/daemon/incremental.c cache/daemon/refresher.c
+$(B)/mountcached: $(DAEMON_SRC) cache/daemon/incremental.h cache/daemon/refresher.h cache/proto.h $(B)/libmcengine.a
 	$(CC) $(CFLAGS) -o $@ $(DAEMON_SRC) $(B)/libmcengine.a $(LDFLAGS) -lpthread
 
 # The unit names the daemon where it is installed (SBINDIR).

@@ -10,16 +10,14 @@
  * reused the pid. So no client ever sees a table the kernel would not show
  * it.
  *
- * Why an answer is never stale. Our view fds are in the epoll set with
- * EPOLLPRI; epoll_wait's readiness check consumes a change event, so view
- * events of a batch are handled (forced re-capture) before the requests of
- * the same batch, and an event that arrives later is still pending when the
- * request's own poll() looks. Each answer thus reflects every announced
- * change completed before the request was received. Propagation flips
- * (MS_SHARED...) are announced by nobody: a client that made one sends
- * MC_REQ_REVALIDATE, and no snapshot older than --max-age-ms (1000) is
- * served. Many clients woken by one change cause one capture: we are single
- * threaded and the first request re-captures for all.
+ * Why an answer is never stale, and why requests do not wait behind a
+ * capture: the views live in refresher.c, whose thread captures and
+ * publishes their snapshots; this loop only answers, each request from the
+ * newest snapshot proven to reflect every change announced before it
+ * arrived (waiting at most one kernel read's time for a refresh under way).
+ * Propagation flips (MS_SHARED...) are announced by nobody: a client that
+ * made one sends MC_REQ_REVALIDATE, and no snapshot older than
+ * --max-age-ms (1000) is served.
  *
  * Limits: clients, views and snapshot size are bounded; a client gets one
  * answer per request and a client that does not read its answers is
@@ -45,6 +43,7 @@
 #include "incremental.h"
 #include "mc.h"
 #include "proto.h"
+#include "refresher.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
@@ -53,11 +52,9 @@
 #define MAX_CLIENTS 1024
 #define MAX_CLIENTS_PER_UID 128         /* for each uid but root */
 #define ROOT_RESERVE 256                /* slots only root may take */
-#define MAX_VIEWS 256
 #define IDLE_NS (60ull * 1000000000u)
-#define ACTIVE_NS (10ull * 1000000000u)   /* see refresh_ahead() */
 
-enum kind { K_LISTEN, K_SIGNAL, K_TIMER, K_CLIENT, K_VIEW, K_INCR };
+enum kind { K_LISTEN, K_SIGNAL, K_TIMER, K_CLIENT };
 
 struct client {
 	enum kind kind;
@@ -67,32 +64,13 @@ struct client {
 	struct client *next;
 };
 
-/* A view as the daemon keeps it: the engine's view, plus the memfd of its
- * current snapshot. */
-struct dview {
-	enum kind kind;
-	struct mc_view *v;
-	struct mc_view_key key;
-	enum mc_format fmt;
-	int watched_fd;                 /* the view fd in the epoll set */
-	uint64_t gen;
-	int memfd;
-	uint64_t used_ns;
-	uint64_t captured_ns;           /* of the snapshot in memfd */
-	uint64_t capture_cost_ns;       /* how long its last capture took */
-	struct dview *next;
-};
-
 static struct {
-	unsigned long requests, hits, captures, forced, errors, dropped, refused, ahead;
-	uint64_t refresh_ns_total, refresh_ns_max;
-	unsigned long refreshes;
+	unsigned long requests, hits, forced, errors, dropped, refused;
 } st;
 
 static int ep;
 static struct client *clients;
-static unsigned nclients, nviews;
-static struct dview *dviews;
+static unsigned nclients;
 static const char *sock_path = MC_DEFAULT_SOCKET;
 
 static void die(const char *what)
@@ -204,131 +182,6 @@ static int client_key(int procdir, struct mc_view_key *key)
 	return 0;
 }
 
-/* ---- views ------------------------------------------------------------ */
-
-static struct dview *find_view(enum mc_format fmt, const struct mc_view_key *key)
-{
-	for (struct dview *d = dviews; d; d = d->next)
-		if (d->fmt == fmt && memcmp(&d->key, key, sizeof *key) == 0)
-			return d;
-	if (nviews >= MAX_VIEWS)
-		return NULL;
-	struct dview *d = calloc(1, sizeof *d);
-	if (!d || !(d->v = mc_view_get(fmt, key))) {
-		free(d);
-		return NULL;
-	}
-	d->kind = K_VIEW;
-	d->fmt = fmt;
-	d->key = *key;
-	d->memfd = -1;
-	d->watched_fd = -1;
-	d->next = dviews;
-	dviews = d;
-	nviews++;
-	return d;
-}
-
-static void drop_view(struct dview *d)
-{
-	for (struct dview **pp = &dviews; *pp; pp = &(*pp)->next)
-		if (*pp == d) {
-			*pp = d->next;
-			break;
-		}
-	if (d->watched_fd >= 0)
-		epoll_ctl(ep, EPOLL_CTL_DEL, d->watched_fd, NULL);
-	if (d->memfd >= 0)
-		close(d->memfd);
-	mc_view_drop(d->v);
-	free(d);
-	nviews--;
-}
-
-/* Keep the view's fd in the epoll set (it changes when re-opened). */
-static void rewatch(struct dview *d)
-{
-	int fd = mc_view_fd(d->v);
-	if (fd == d->watched_fd)
-		return;
-	if (d->watched_fd >= 0)
-		epoll_ctl(ep, EPOLL_CTL_DEL, d->watched_fd, NULL);
-	d->watched_fd = -1;
-	if (fd >= 0) {
-		struct epoll_event e = { .events = EPOLLPRI, .data.ptr = d };
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) == 0)
-			d->watched_fd = fd;
-	}
-}
-
-/* A sealed memfd holding @s: once sent, nobody can change it. */
-static int publish(struct dview *d, struct mc_snap *s)
-{
-	if (d->memfd >= 0 && d->gen == s->gen)
-		return 0;
-	int fd = memfd_create("mountcache", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return -errno;
-	size_t off = 0;
-	while (off < s->len) {
-		ssize_t n = write(fd, s->text + off, s->len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			return -EIO;
-		}
-		off += n;
-	}
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	if (d->memfd >= 0)
-		close(d->memfd);
-	d->memfd = fd;
-	d->gen = s->gen;
-	return 0;
-}
-
-/* Snapshot of @d as of now; @procdir opens its fd the first time. */
-static int refresh(struct dview *d, int procdir, bool force, struct mc_snap **ret)
-{
-	uint64_t t0 = mc_now_ns();
-	struct mc_snap *s;
-	int r = -EOPNOTSUPP;
-
-	/* Our own namespace and root: the incremental table (incremental.c);
-	 * when it cannot answer (churn, a change it cannot render), the text. */
-	if (mcd_incr_serves(&d->key))
-		r = mcd_incr_snapshot(d->fmt, force, &s);
-	if (r < 0) {
-		r = mc_view_snapshot_at(d->v, procdir, force, &s);
-		if (r < 0)
-			return r;
-		rewatch(d);
-	}
-	if (s->gen != d->gen) {
-		uint64_t dt = mc_now_ns() - t0;
-		d->capture_cost_ns = dt;
-		st.captures++;
-		st.refreshes++;
-		st.refresh_ns_total += dt;
-		if (dt > st.refresh_ns_max)
-			st.refresh_ns_max = dt;
-	}
-	r = s->validated ? publish(d, s) : 0;
-	if (r < 0) {
-		mc_snap_unref(s);
-		return r;
-	}
-	if (s->validated)
-		d->captured_ns = s->captured_ns;
-	*ret = s;
-	return 0;
-}
-
 /* ---- requests --------------------------------------------------------- */
 
 static void reply(struct client *c, struct mc_rep *rep, int fd, const char *extra, size_t extra_len)
@@ -343,55 +196,47 @@ static void reply(struct client *c, struct mc_rep *rep, int fd, const char *extr
 
 static void stats_text(char *buf, size_t size)
 {
-	double avg = st.refreshes ? st.refresh_ns_total / 1e3 / st.refreshes : 0;
 	int n = snprintf(buf, size,
-		 "clients %u\nviews %u\nrequests %lu\nhits %lu\ncaptures %lu\nforced %lu\n"
-		 "errors %lu\ndropped %lu\nrefused %lu\nahead %lu\nrefresh_avg_us %.1f\nrefresh_max_us %.1f\n",
-		 nclients, nviews, st.requests, st.hits, st.captures, st.forced, st.errors,
-		 st.dropped, st.refused, st.ahead, avg, st.refresh_ns_max / 1e3);
+		 "clients %u\nrequests %lu\nhits %lu\nforced %lu\nerrors %lu\ndropped %lu\nrefused %lu\n",
+		 nclients, st.requests, st.hits, st.forced, st.errors, st.dropped, st.refused);
 	if (n > 0 && (size_t)n < size)
-		mcd_incr_stats(buf + n, size - (size_t)n);
+		mcd_refresher_stats(buf + n, size - (size_t)n);
 }
 
-static void serve_snapshot(struct client *c, const struct mc_req *req, struct mc_rep *rep)
+/* @arrival_ns: just after the request was received, so after it was sent:
+ * the answer reflects every change completed before the client asked. */
+static void serve_snapshot(struct client *c, const struct mc_req *req, struct mc_rep *rep,
+			   uint64_t arrival_ns)
 {
 	struct mc_view_key key;
-	struct mc_snap *s = NULL;
+	struct mcd_answer a;
 	int procdir = client_procdir(c), r = procdir;
+	bool force = req->flags & MC_REQ_REVALIDATE;
 
 	if (procdir >= 0)
 		r = client_key(procdir, &key);
-	struct dview *d = r >= 0 ? find_view(req->fmt, &key) : NULL;
-	if (r >= 0 && !d)
-		r = -ENOSPC;
-	bool force = req->flags & MC_REQ_REVALIDATE;
-	if (d) {
-		uint64_t before = d->gen;
-		st.forced += force;
-		r = refresh(d, procdir, force, &s);
-		d->used_ns = mc_now_ns();
-		if (r == 0 && !s->validated)
-			r = -EAGAIN;            /* churn: the client reads the kernel */
-		if (r == 0 && d->gen == before)
-			st.hits++;
-	}
+	st.forced += force;
+	if (r >= 0)
+		r = mcd_answer(req->fmt, &key, procdir, arrival_ns, force, req->have_gen, &a);
 	if (procdir >= 0)
 		close(procdir);
 	if (r < 0) {
-		st.errors++;
+		st.errors++;                    /* -EAGAIN: churn, the client reads the kernel */
 		rep->status = -r;
 		reply(c, rep, -1, NULL, 0);
-	} else {
-		rep->gen = s->gen;
-		rep->len = s->len;
-		rep->root_mnt = key.root_mnt;   /* whose table this is */
-		rep->root_ino = key.root_ino;
-		rep->root_dev = key.root_dev;
-		rep->captured_ns = s->captured_ns;
-		rep->flags = MC_REP_VALIDATED;
-		reply(c, rep, req->have_gen == s->gen ? -1 : d->memfd, NULL, 0);
+		return;
 	}
-	mc_snap_unref(s);
+	st.hits += !a.waited;
+	rep->gen = a.gen;
+	rep->len = a.len;
+	rep->root_mnt = key.root_mnt;           /* whose table this is */
+	rep->root_ino = key.root_ino;
+	rep->root_dev = key.root_dev;
+	rep->captured_ns = a.captured_ns;
+	rep->flags = MC_REP_VALIDATED;
+	reply(c, rep, a.memfd, NULL, 0);
+	if (a.memfd >= 0)
+		close(a.memfd);
 }
 
 static void handle_client(struct client *c)
@@ -407,11 +252,12 @@ static void handle_client(struct client *c)
 		drop_client(c);                 /* closed, or not speaking our protocol */
 		return;
 	}
+	uint64_t arrival_ns = mc_now_ns();
 	struct mc_rep rep;
 	mc_rep_init(&rep, &req);
 	st.requests++;
 	if (req.op == MC_OP_SNAPSHOT) {
-		serve_snapshot(c, &req, &rep);
+		serve_snapshot(c, &req, &rep, arrival_ns);
 	} else if (req.op == MC_OP_STATS) {
 		char text[MC_STATS_MAX];
 		stats_text(text, sizeof text);
@@ -419,65 +265,6 @@ static void handle_client(struct client *c)
 	} else {
 		rep.status = EINVAL;
 		reply(c, &rep, -1, NULL, 0);
-	}
-}
-
-/* A view's namespace changed: our epoll already consumed the event, so
- * capture anew now (also making the next reader's answer ready). */
-static void handle_view(struct dview *d)
-{
-	struct mc_snap *s;
-	if (refresh(d, -1, true, &s) == 0)
-		mc_snap_unref(s);
-	else
-		drop_view(d);                   /* its namespace is gone */
-}
-
-/* Re-capture, before it expires, the snapshot of a view a client used in
- * the last ACTIVE_NS. Otherwise the first request after the maximum age
- * waits for a capture (about 100 ms at 50k mounts: the client's whole
- * timeout, after which it reads the kernel, slower than without us). The
- * price: one capture per 3/4 of the maximum age per active view (3% of a
- * core at 10k mounts and the default 1 s), for 10 s after the last
- * request. Bounded so that requests still come first: one view per tick
- * (the most overdue), and a view no more often than every 8 of its own
- * capture times (a huge table, or churn, which makes captures slow). */
-static void refresh_ahead(void)
-{
-	uint64_t now = mc_now_ns(), due_most = 0;
-	struct dview *due = NULL;
-
-	if (!mc_max_age_ns)
-		return;
-	for (struct dview *d = dviews; d; d = d->next) {
-		uint64_t age = now - d->captured_ns;
-		uint64_t every = mc_max_age_ns / 4 * 3;
-		if (every < 8 * d->capture_cost_ns)
-			every = 8 * d->capture_cost_ns;
-		if (d->memfd < 0 || now - d->used_ns > ACTIVE_NS || age < every)
-			continue;
-		if (age - every >= due_most) {
-			due_most = age - every;
-			due = d;
-		}
-	}
-	if (!due)
-		return;
-	struct mc_snap *s;
-	st.ahead++;
-	if (refresh(due, -1, true, &s) == 0)
-		mc_snap_unref(s);
-	else
-		drop_view(due);                 /* its namespace is gone */
-}
-
-static void expire_idle(void)
-{
-	uint64_t now = mc_now_ns();
-	for (struct dview *d = dviews, *next; d; d = next) {
-		next = d->next;
-		if (now - d->used_ns > IDLE_NS)
-			drop_view(d);
 	}
 }
 
@@ -513,9 +300,8 @@ static int listen_on(const char *path)
  * allows (incremental.c); otherwise every view stays on the text path. */
 static void start_incremental(void)
 {
-	static enum kind k_incr = K_INCR;
 	struct mc_view_key self;
-	int pfd, ffd, r, dfd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int r, dfd = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
 	r = dfd < 0 ? -errno : client_key(dfd, &self);
 	if (dfd >= 0)
@@ -524,11 +310,7 @@ static void start_incremental(void)
 		r = mcd_incr_init(&self);
 	if (r < 0) {
 		fprintf(stderr, "mountcached: incremental refresh off: %s\n", strerror(-r));
-		return;
 	}
-	mcd_incr_fds(&pfd, &ffd);
-	watch(pfd, EPOLLPRI, &k_incr);
-	watch(ffd, EPOLLIN, &k_incr);
 }
 
 /* The socket systemd passes (mountcached.socket), or -1 when we were not
@@ -663,13 +445,16 @@ int main(int argc, char **argv)
 		lfd = listen_on(sock_path);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	/* Ticks for refresh_ahead(): an eighth of the maximum age, 20 ms to 10 s. */
-	uint64_t tick = mc_max_age_ns / 8;
-	tick = tick < 20000000u ? 20000000u : tick > 10000000000u ? 10000000000u : tick;
-	struct timespec ts = { (time_t)(tick / 1000000000u), (long)(tick % 1000000000u) };
+	/* Ticks for expiring idle views. */
+	struct timespec ts = { 1, 0 };
 	struct itimerspec every = { ts, ts };
 	if (sfd < 0 || tfd < 0 || timerfd_settime(tfd, 0, &every, NULL) < 0)
 		die("signalfd/timerfd");
+	int r = mcd_refresher_start();
+	if (r < 0) {
+		errno = -r;
+		die("refresher thread");
+	}
 	watch(lfd, EPOLLIN, &k_listen);
 	watch(sfd, EPOLLIN, &k_signal);
 	watch(tfd, EPOLLIN, &k_timer);
@@ -684,18 +469,6 @@ int main(int argc, char **argv)
 				continue;
 			die("epoll_wait");
 		}
-		/* Views first: see the comment at the top. The incremental
-		 * table's two fds may both fire: one update serves both. */
-		bool incr_done = false;
-		for (int i = 0; i < n; i++) {
-			enum kind k = *(enum kind *)ev[i].data.ptr;
-			if (k == K_VIEW)
-				handle_view(ev[i].data.ptr);
-			else if (k == K_INCR && !incr_done) {
-				mcd_incr_event();
-				incr_done = true;
-			}
-		}
 		for (int i = 0; i < n; i++) {
 			enum kind k = *(enum kind *)ev[i].data.ptr;
 			if (k == K_LISTEN) {
@@ -707,10 +480,8 @@ int main(int argc, char **argv)
 				return 0;
 			} else if (k == K_TIMER) {
 				uint64_t ticks;
-				if (read(tfd, &ticks, sizeof ticks) > 0) {
-					expire_idle();
-					refresh_ahead();
-				}
+				if (read(tfd, &ticks, sizeof ticks) > 0)
+					mcd_views_expire(IDLE_NS);
 			} else if (k == K_CLIENT) {
 				struct client *c = ev[i].data.ptr;
 				if (ev[i].events & (EPOLLHUP | EPOLLERR))

@@ -13,7 +13,9 @@
 #      first) compared with the kernel; many threads under churn; the
 #      daemon and its clients.
 #   2. TSan: many threads opening, reading, getmntent-ing and closing (and
-#      forking) under the preload while another process mounts/unmounts.
+#      forking) under the preload while another process mounts/unmounts;
+#      the daemon (answering loop and refresher thread, text and
+#      incremental) under churn with clients.
 #   3. valgrind memcheck: the probe suite and mtdump under the preload.
 # Every sanitizer report, every memcheck error and every leak of ours fails
 # the test (halt_on_error: the first report ends that process). The probe
@@ -47,7 +49,7 @@ if [ "${1:-}" != --inside ]; then
 	{ make -s B="$A" SANITIZE=address,undefined \
 		$(printf "$A/%s " $common probe freshcheck mtdump mountcached test_parse \
 			test_mntent test_libmount test_capture test_api) &&
-	  make -s B="$T" SANITIZE=thread $(printf "$T/%s " $common) &&
+	  make -s B="$T" SANITIZE=thread $(printf "$T/%s " $common mountcached) &&
 	  make -s B="$V" SANITIZE= $(printf "$V/%s " $common probe mtdump)
 	} >"$B/sanitize-build.log" 2>&1 || { cat "$B/sanitize-build.log"; echo "sanitize: build failed"; exit 1; }
 	echo "sanitize: builds ready ($((SECONDS - t0)) s)"
@@ -188,6 +190,33 @@ case $rc in
 *) fail "tsan mtreader: exit $rc"; tail -3 "$tmp/tsan.out" ;;
 esac
 reports "tsan mtreader (8 threads, churn)" "$tmp/tsan.out"
+kill $cpid 2>/dev/null; wait $cpid 2>/dev/null; cpid=
+
+# The daemon: its answering loop and its refresher thread share views and
+# snapshots. Under churn (a change every ~0.5 ms in bursts), with threaded
+# clients and fresh processes, once with the text capture and once with the
+# incremental table: 2 x 2 s of requests.
+"$B/churn" --seconds 8 --hold-us 100 --burst 10 --pause-us 2000 2>/dev/null & cpid=$!
+sock=$tmp/t.sock
+for mode in --no-incremental --incremental; do
+	rm -f "$sock"
+	"$T/mountcached" --socket "$sock" $mode 2>"$tmp/tdaemon$mode.err" & dpid=$!
+	for _ in $(seq 250); do [ -S "$sock" ] && break; sleep 0.02; done
+	env MOUNTCACHE_SOCKET="$sock" LD_PRELOAD="$B/libmountcache-preload.so" \
+		"$B/mtreader" --threads 4 --seconds 2 --no-fork >"$tmp/tmt" 2>&1 &
+	for _ in $(seq 20); do
+		env MOUNTCACHE_SOCKET="$sock" LD_PRELOAD="$B/libmountcache-preload.so" \
+			cat /proc/self/mountinfo /proc/self/mounts >/dev/null
+	done
+	wait $!; rc=$?
+	[ $rc -eq 0 ] || { fail "tsan daemon ($mode) clients: exit $rc"; tail -3 "$tmp/tmt"; }
+	requests=$(MOUNTCACHE_SOCKET="$sock" "$B/mountcache" stats 2>/dev/null | awk '$1 == "requests" { print $2 }')
+	kill -TERM $dpid; wait $dpid; rc=$?; dpid=
+	cases=$((cases + 1))
+	if [ "${requests:-0}" -gt 20 ] && [ $rc -eq 0 ]; then ok "tsan daemon ($mode): $requests requests"
+	else fail "tsan daemon ($mode): ${requests:-no} requests answered, exit $rc"; fi
+	reports "tsan daemon ($mode) under churn" "$tmp/tdaemon$mode.err"
+done
 kill $cpid 2>/dev/null; wait $cpid 2>/dev/null; cpid=
 
 # ---- 3. valgrind memcheck -------------------------------------------------

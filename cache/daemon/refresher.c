@@ -1,0 +1,575 @@
+/* refresher.c: mountcached's views, kept fresh by a thread of their own, so
+ * that the loop answering clients never reads the kernel's table.
+ *
+ * Two fds per view. poll() on a mountinfo/mounts fd consumes the change
+ * event of its open file, so each thread has its own: the refresher polls
+ * rfd (and captures through it), the answering loop polls mfd. Neither
+ * ever polls the other's.
+ *
+ * Why an answer is never stale. The refresher keeps, per view, fresh_ns:
+ * every change completed before fresh_ns is in the published snapshot.
+ * A capture sets it to the time it began (its first poll consumes what came
+ * before, its read then shows all of it); a later quiet poll() of rfd, with
+ * nothing between it and the capture, moves it to the time just before
+ * that poll. The answering loop keeps m_since: the time just after the
+ * last poll() of mfd that showed a change, so a quiet poll() of mfd proves
+ * no change completed between m_since and that poll. A request arriving at
+ * A polls mfd (at or after A) and is answered with the snapshot if
+ * fresh_ns >= m_since: the snapshot has every change before m_since, and
+ * none came between m_since and the poll. Otherwise the request asks the
+ * refresher for a proof or a capture (want_ns) and waits for it.
+ *
+ * Propagation flips (MS_SHARED...) are announced by nobody: a client that
+ * made one asks with MC_REQ_REVALIDATE, and then, like any request finding
+ * a snapshot older than the maximum age, is answered only from a read
+ * begun after it arrived (want_read_ns).
+ *
+ * Churn. The refresher tries one capture per wake-up and pauses a quarter
+ * of a capture's time after a torn one (at least 1 ms). A request waits
+ * one kernel read's time (the view's last refresh time, 2-80 ms); with no
+ * validated snapshot by then, and a capture that ended after it arrived
+ * torn, it is answered "churning" and the client reads the kernel: it
+ * paid at most two reads' time. Never more than 80 ms in all.
+ *
+ * Ownership. The view list and the fields marked "shared" are under mu.
+ * mfd and m_since belong to the answering loop; rfd, dirty, proves,
+ * retry_ns to the refresher. Only the refresher frees a view (one the
+ * answering loop marked drop), so its pointer stays valid while it
+ * captures without the lock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "incremental.h"
+#include "refresher.h"
+
+#define MAX_VIEWS 256
+#define ACTIVE_NS (10ull * 1000000000u)     /* a view used this recently is kept ahead */
+#define WAIT_MIN_NS (2u * 1000000u)
+#define WAIT_MAX_NS (80u * 1000000u)
+#define PAUSE_MIN_NS (1u * 1000000u)
+
+struct view {
+	struct view *next;                      /* shared */
+	enum mc_format fmt;
+	struct mc_view_key key;
+	bool incr;                              /* served by incremental.c */
+	/* the answering loop's */
+	int mfd;
+	uint64_t m_since;
+	/* the refresher's */
+	int rfd;
+	bool dirty;                             /* rfd showed a change not yet captured */
+	bool proves;                            /* a quiet poll of rfd proves the snapshot */
+	uint64_t retry_ns;                      /* no capture before this (after a torn one) */
+	size_t size_hint;
+	/* shared */
+	int memfd;
+	uint64_t gen, len;
+	uint64_t read_ns;                       /* the published read began then */
+	uint64_t fresh_ns;                      /* see the top of the file */
+	uint64_t cost_ns;                       /* the last refresh took this long */
+	uint64_t used_ns;                       /* the last request */
+	uint64_t want_ns, want_read_ns;         /* a request waits for fresh_ns, read_ns */
+	uint64_t torn_ns;                       /* the last torn capture ended then */
+	bool gone, drop;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv;
+static struct view *views;                      /* shared */
+static unsigned nviews;                         /* shared */
+static int efd = -1;                            /* wakes the refresher */
+static struct {                                 /* shared */
+	unsigned long captures, ahead, waited, churning, unvalidated, proofs;
+	uint64_t refresh_ns_total, refresh_ns_max;
+} rst;
+static char incr_text[1024];                    /* shared: incremental.c's stats */
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+static void wake_refresher(void)
+{
+	uint64_t one = 1;
+	if (write(efd, &one, sizeof one) < 0) {
+		/* EAGAIN: the counter is full, a wake-up is pending anyway. */
+	}
+}
+
+/* ---- the answering loop's side ----------------------------------------- */
+
+static int open_at(int procdir, enum mc_format fmt)
+{
+	int fd = openat(procdir, fmt == MC_MOUNTINFO ? "mountinfo" : "mounts", O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Called with mu held. The view's fds are opened through the client's
+ * /proc/<pid>: they show its namespace and root for as long as we hold
+ * them, whatever becomes of the process. */
+static int new_view(enum mc_format fmt, const struct mc_view_key *key, int procdir, struct view **ret)
+{
+	if (nviews >= MAX_VIEWS)
+		return -ENOSPC;
+	struct view *v = calloc(1, sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	v->mfd = open_at(procdir, fmt);
+	v->rfd = v->mfd < 0 ? v->mfd : open_at(procdir, fmt);
+	if (v->rfd < 0) {
+		int r = v->rfd;
+		if (v->mfd >= 0)
+			close(v->mfd);
+		free(v);
+		return r;
+	}
+	v->m_since = mc_now_ns();               /* a new fd's baseline is its open */
+	v->fmt = fmt;
+	v->key = *key;
+	v->incr = mcd_incr_serves(key);
+	v->dirty = true;
+	v->memfd = -1;
+	v->next = views;
+	views = v;
+	nviews++;
+	*ret = v;
+	return 0;
+}
+
+/* Called with mu held: hand @v to the refresher to free. */
+static void drop_view(struct view *v)
+{
+	close(v->mfd);
+	v->mfd = -1;
+	v->drop = true;
+	wake_refresher();
+}
+
+static int find_view(enum mc_format fmt, const struct mc_view_key *key, int procdir, struct view **ret)
+{
+	for (struct view *v = views; v; v = v->next) {
+		if (v->drop || v->fmt != fmt || memcmp(&v->key, key, sizeof *key) != 0)
+			continue;
+		if (!v->gone) {
+			*ret = v;
+			return 0;
+		}
+		drop_view(v);                   /* its reads fail: start anew */
+	}
+	return new_view(fmt, key, procdir, ret);
+}
+
+/* Called with mu held. */
+static bool answerable(const struct view *v, uint64_t arrival_ns, bool force, uint64_t now)
+{
+	if (v->memfd < 0 || v->fresh_ns < v->m_since)
+		return false;
+	bool need_read = force || now - v->read_ns > mc_max_age_ns;
+	return !need_read || v->read_ns >= arrival_ns;
+}
+
+int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
+	       uint64_t arrival_ns, bool force, uint64_t have_gen, struct mcd_answer *ret)
+{
+	struct view *v;
+	pthread_mutex_lock(&mu);
+	int r = find_view(fmt, key, procdir, &v);
+	if (r == 0)
+		v->used_ns = arrival_ns;
+	pthread_mutex_unlock(&mu);
+	if (r < 0)
+		return r;
+
+	/* Cost of an answer from a fresh snapshot: this poll(), two
+	 * uncontended lock round trips, and a dup() when the client does not
+	 * hold the generation yet. */
+	r = mc_changed(v->mfd);
+	if (r > 0)
+		v->m_since = mc_now_ns();
+
+	pthread_mutex_lock(&mu);
+	if (r < 0) {
+		drop_view(v);
+		pthread_mutex_unlock(&mu);
+		return r;
+	}
+	uint64_t wait = v->cost_ns ? v->cost_ns : WAIT_MAX_NS;
+	wait = wait < WAIT_MIN_NS ? WAIT_MIN_NS : wait > WAIT_MAX_NS ? WAIT_MAX_NS : wait;
+	uint64_t deadline = arrival_ns + wait;
+	bool waited = false;
+	for (;;) {
+		uint64_t now = mc_now_ns();
+		if (v->gone) {
+			r = -ESRCH;
+			break;
+		}
+		if (answerable(v, arrival_ns, force, now)) {
+			ret->gen = v->gen;
+			ret->len = v->len;
+			ret->captured_ns = v->read_ns;
+			ret->memfd = -1;
+			r = 0;
+			if (have_gen != v->gen && (ret->memfd = fcntl(v->memfd, F_DUPFD_CLOEXEC, 0)) < 0)
+				r = -errno;
+			break;
+		}
+		/* "Churning" only once a capture that ended after the request
+		 * came was torn: a refresher merely slow to be scheduled (a
+		 * loaded machine) is waited for, up to WAIT_MAX_NS, within
+		 * the client's own timeout (100 ms). */
+		if ((now >= deadline && v->torn_ns >= arrival_ns) || now >= arrival_ns + WAIT_MAX_NS) {
+			rst.churning++;
+			r = -EAGAIN;
+			break;
+		}
+		v->want_ns = max_u64(v->want_ns, v->m_since);
+		if (force || now - v->read_ns > mc_max_age_ns)
+			v->want_read_ns = max_u64(v->want_read_ns, arrival_ns);
+		wake_refresher();
+		waited = true;
+		uint64_t until = now >= deadline ? arrival_ns + WAIT_MAX_NS : deadline;
+		struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
+		pthread_cond_timedwait(&cv, &mu, &ts);
+	}
+	rst.waited += waited;
+	pthread_mutex_unlock(&mu);
+	ret->waited = waited;
+	return r;
+}
+
+void mcd_views_expire(uint64_t idle_ns)
+{
+	uint64_t now = mc_now_ns();
+	pthread_mutex_lock(&mu);
+	for (struct view *v = views; v; v = v->next)
+		if (!v->drop && now - v->used_ns > idle_ns)
+			drop_view(v);
+	pthread_mutex_unlock(&mu);
+}
+
+void mcd_refresher_stats(char *buf, size_t size)
+{
+	pthread_mutex_lock(&mu);
+	double avg = rst.captures ? rst.refresh_ns_total / 1e3 / rst.captures : 0;
+	snprintf(buf, size,
+		 "views %u\ncaptures %lu\nahead %lu\nrefresh_avg_us %.1f\nrefresh_max_us %.1f\n"
+		 "waited %lu\nchurning %lu\nunvalidated %lu\nproofs %lu\n%s",
+		 nviews, rst.captures, rst.ahead, avg, rst.refresh_ns_max / 1e3, rst.waited,
+		 rst.churning, rst.unvalidated, rst.proofs, incr_text);
+	pthread_mutex_unlock(&mu);
+}
+
+/* ---- the refresher's side ---------------------------------------------- */
+
+/* One full read from offset 0 (capture.c's, without its retries: the
+ * refresher's loop is the retry, and must keep proving other views). */
+static int read_all(int fd, struct mc_buf *buf)
+{
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -errno;
+	buf->len = 0;
+	for (;;) {
+		if (buf->cap - buf->len < 4096) {
+			if (buf->len + 4096 > MC_CAPTURE_MAX)
+				return -EFBIG;
+			int r = mc_buf_reserve(buf, buf->len + 65536);
+			if (r < 0)
+				return r;
+		}
+		ssize_t n = read(fd, buf->data + buf->len, buf->cap - buf->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		buf->len += (size_t)n;
+	}
+}
+
+/* One try: 0 validated (no change between the polls around the read), 1
+ * torn, <0 the fd fails. */
+static int capture_once(struct view *v, struct mc_snap **ret_snap)
+{
+	struct mc_buf buf = { 0 };
+	int r = v->size_hint ? mc_buf_reserve(&buf, v->size_hint + 65536) : 0;
+	if (r == 0)
+		r = mc_changed(v->rfd);
+	if (r >= 0)
+		r = read_all(v->rfd, &buf);
+	if (r >= 0)
+		r = mc_changed(v->rfd);
+	if (r != 0) {
+		mc_buf_free(&buf);
+		return r;
+	}
+	v->size_hint = buf.len;
+	*ret_snap = mc_snap_from_buf(v->fmt, &buf, true);
+	return *ret_snap ? 0 : -ENOMEM;
+}
+
+/* A sealed memfd holding @s: once sent, nobody can change it. */
+static int seal(const struct mc_snap *s)
+{
+	int fd = memfd_create("mountcache", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; off < s->len;) {
+		ssize_t n = write(fd, s->text + off, s->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return -EIO;
+		}
+		off += (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static void publish(struct view *v, struct mc_snap *s, uint64_t t0, uint64_t dt, bool ahead)
+{
+	pthread_mutex_lock(&mu);
+	uint64_t gen = v->gen;
+	pthread_mutex_unlock(&mu);
+	int fd = s->gen == gen ? -1 : seal(s);          /* outside the lock: a copy */
+	if (fd < 0 && s->gen != gen) {
+		pthread_mutex_lock(&mu);
+		v->gone = true;                         /* no memory: the clients read the kernel */
+		pthread_mutex_unlock(&mu);
+		return;
+	}
+	pthread_mutex_lock(&mu);
+	int old = -1;
+	if (fd >= 0) {
+		old = v->memfd;
+		v->memfd = fd;
+		v->gen = s->gen;
+		v->len = s->len;
+	}
+	/* incremental.c's snapshot is right as of its last full check for
+	 * the changes nobody announces; a text read as of its start. */
+	v->read_ns = v->incr && s->captured_ns < t0 ? s->captured_ns : t0;
+	if (v->fresh_ns < v->want_ns && t0 >= v->want_ns && fd < 0)
+		rst.proofs++;
+	v->fresh_ns = max_u64(v->fresh_ns, t0);
+	v->cost_ns = dt;
+	if (fd >= 0) {
+		rst.captures++;
+		rst.refresh_ns_total += dt;
+		if (dt > rst.refresh_ns_max)
+			rst.refresh_ns_max = dt;
+	}
+	rst.ahead += ahead;
+	pthread_mutex_unlock(&mu);
+	if (old >= 0)
+		close(old);
+}
+
+/* Bring @v up to date: incremental.c where it serves, else one text
+ * capture. */
+static void refresh(struct view *v, bool force, bool ahead)
+{
+	uint64_t t0 = mc_now_ns();
+	struct mc_snap *s = NULL;
+	int r = v->incr ? mcd_incr_snapshot(v->fmt, force, &s) : -EOPNOTSUPP;
+	if (r < 0)
+		r = capture_once(v, &s);
+	uint64_t now = mc_now_ns(), dt = now - t0;
+	if (r == 0) {
+		v->dirty = false;
+		v->proves = !v->incr;   /* incremental views are proved by incremental.c */
+		publish(v, s, t0, dt, ahead);
+		mc_snap_unref(s);
+		return;
+	}
+	pthread_mutex_lock(&mu);
+	if (r < 0) {
+		v->gone = true;         /* the answering loop makes a new view */
+	} else {
+		rst.unvalidated++;
+		v->cost_ns = dt;
+		v->torn_ns = now;
+	}
+	pthread_mutex_unlock(&mu);
+	v->dirty = true;
+	v->proves = false;
+	v->retry_ns = now + max_u64(dt / 4, PAUSE_MIN_NS);
+}
+
+/* When @v next needs work (UINT64_MAX: not until something happens);
+ * *ret_force: a read begun now is needed, not a proof. Called with mu. */
+static uint64_t due_at(const struct view *v, uint64_t now, bool *ret_force, bool *ret_ahead)
+{
+	bool active = now - v->used_ns < ACTIVE_NS;
+	bool want_read = v->want_read_ns > v->read_ns;
+	bool want_proof = v->want_ns > v->fresh_ns;
+	*ret_force = want_read;
+	*ret_ahead = false;
+	/* Nobody waits on a view unused for ACTIVE_NS: under churn, its
+	 * captures would be tried (and torn) for nobody. */
+	if (v->gone || v->drop || !active)
+		return UINT64_MAX;
+	/* A poll(0) of rfd is the proof of a text view: the loop's next. */
+	if (want_proof && !want_read && !v->incr && v->proves && !v->dirty)
+		return now;
+	if (want_read || want_proof || v->dirty || v->memfd < 0)
+		return max_u64(now, v->retry_ns);
+	/* Re-read a view in use before its snapshot expires, so that requests
+	 * rarely wait for it: at 3/4 of the maximum age, and no more often
+	 * than every 8 of its own capture times (a huge table, or churn). The
+	 * price: one capture per 0.75 s per active view (3% of a core at
+	 * 10,000 mounts), for 10 s after the last request. */
+	if (mc_max_age_ns) {
+		uint64_t every = max_u64(mc_max_age_ns / 4 * 3, 8 * v->cost_ns);
+		*ret_force = *ret_ahead = true;
+		return max_u64(v->read_ns + every, v->retry_ns);
+	}
+	return UINT64_MAX;
+}
+
+/* Called with mu held: free the views the answering loop let go of. */
+static void reap(void)
+{
+	for (struct view **pp = &views; *pp;) {
+		struct view *v = *pp;
+		if (!v->drop) {
+			pp = &v->next;
+			continue;
+		}
+		*pp = v->next;
+		close(v->rfd);
+		if (v->memfd >= 0)
+			close(v->memfd);
+		free(v);
+		nviews--;
+	}
+}
+
+static void *run(void *arg)
+{
+	(void)arg;
+	struct pollfd pf[3 + MAX_VIEWS];
+	struct view *all[MAX_VIEWS], *pv[3 + MAX_VIEWS];
+	int incr_pfd, incr_ffd;
+	uint64_t tick = mc_max_age_ns / 8;
+
+	tick = tick < 20000000u ? 20000000u : tick > 10000000000u ? 10000000000u : tick;
+	mcd_incr_fds(&incr_pfd, &incr_ffd);
+	for (;;) {
+		unsigned n = 0, nall = 0;
+		pf[n++] = (struct pollfd){ .fd = efd, .events = POLLIN };
+		pf[n++] = (struct pollfd){ .fd = incr_pfd, .events = POLLPRI };
+		pf[n++] = (struct pollfd){ .fd = incr_ffd, .events = POLLIN };
+		uint64_t now = mc_now_ns(), wake = now + tick;
+		bool force, ahead;
+
+		pthread_mutex_lock(&mu);
+		reap();
+		for (struct view *v = views; v; v = v->next) {
+			all[nall++] = v;
+			if (!v->incr && !v->gone) {
+				pv[n] = v;
+				pf[n++] = (struct pollfd){ .fd = v->rfd, .events = POLLPRI };
+			}
+			uint64_t due = due_at(v, now, &force, &ahead);
+			if (due < wake)
+				wake = due;
+		}
+		pthread_mutex_unlock(&mu);
+
+		uint64_t t_b = mc_now_ns();
+		uint64_t left = wake > t_b ? wake - t_b : 0;
+		struct timespec ts = { (time_t)(left / 1000000000u), (long)(left % 1000000000u) };
+		if (ppoll(pf, n, &ts, NULL) < 0)
+			for (unsigned i = 0; i < n; i++)
+				pf[i].revents = 0;      /* EINTR: nothing learnt */
+		if (pf[0].revents & POLLIN) {
+			uint64_t count;
+			if (read(efd, &count, sizeof count) < 0) {
+				/* EAGAIN: another read took it */
+			}
+		}
+		/* Our incremental table's fds: poll() consumed a mountinfo
+		 * change event, so it is told it was woken. */
+		bool incr_woke = (pf[1].revents | pf[2].revents) != 0;
+		if (incr_woke)
+			mcd_incr_event();
+		pthread_mutex_lock(&mu);
+		for (unsigned i = 3; i < n; i++) {
+			struct view *v = pv[i];
+			if (pf[i].revents) {
+				v->dirty = true;        /* the event is consumed: capture */
+				v->proves = false;
+			} else if (v->proves && v->fresh_ns < t_b) {
+				/* Quiet since the snapshot's own capture. */
+				if (v->want_ns > v->fresh_ns)
+					rst.proofs++;
+				v->fresh_ns = t_b;
+			}
+		}
+		for (unsigned i = 0; i < nall; i++)
+			if (all[i]->incr && incr_woke)
+				all[i]->dirty = true;
+		pthread_cond_broadcast(&cv);
+		pthread_mutex_unlock(&mu);
+
+		for (unsigned i = 0; i < nall; i++) {
+			struct view *v = all[i];
+			now = mc_now_ns();
+			pthread_mutex_lock(&mu);
+			uint64_t due = due_at(v, now, &force, &ahead);
+			bool proof_only = due == now && !force && !v->incr && v->proves && !v->dirty;
+			pthread_mutex_unlock(&mu);
+			if (due > now || proof_only)
+				continue;
+			refresh(v, force, ahead);
+			pthread_mutex_lock(&mu);
+			pthread_cond_broadcast(&cv);
+			pthread_mutex_unlock(&mu);
+		}
+		if (incr_woke || incr_pfd >= 0) {
+			char text[sizeof incr_text];
+			mcd_incr_stats(text, sizeof text);
+			pthread_mutex_lock(&mu);
+			memcpy(incr_text, text, sizeof text);
+			pthread_mutex_unlock(&mu);
+		}
+	}
+	return NULL;
+}
+
+int mcd_refresher_start(void)
+{
+	pthread_condattr_t ca;
+	pthread_t t;
+
+	mcd_incr_stats(incr_text, sizeof incr_text);
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0)
+		return -errno;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&cv, &ca);
+	pthread_condattr_destroy(&ca);
+	int r = pthread_create(&t, NULL, run, NULL);
+	if (r != 0)
+		return -r;
+	pthread_detach(t);
+	return 0;
+}
