@@ -159,7 +159,10 @@ if unshare -m --propagation private true 2>/dev/null; then
 	cp -a /etc/ld.so.cache "$E/" 2>/dev/null
 	: >"$tmp/real9/preload"
 	ln -s "$tmp/real9/preload" "$E/ld.so.preload"
-	unshare -m --propagation private sh -c 'mount --bind "$0" /etc && "$1" enable --library "$2" && "$1" disable' \
+	# Between enable and disable every process there preloads $LIB: in an
+	# ASan build the ASan runtime must come first (PRE_RT, empty otherwise).
+	env ${PRE_RT:+LD_PRELOAD=$PRE_RT} unshare -m --propagation private \
+		sh -c 'mount --bind "$0" /etc && "$1" enable --library "$2" && "$1" disable' \
 		"$E" "$M" "$LIB" >"$tmp/out" 2>&1
 	check "host path, symlinked ld.so.preload: enable and disable exit 0" test $? -eq 0
 	check "host path, symlinked ld.so.preload: the link kept" test -L "$E/ld.so.preload"
