@@ -297,8 +297,10 @@ struct mc_view_key;
 int mc_client_fetch(enum mc_format fmt, const struct mc_view_key *key, uint64_t have_gen,
 		    bool revalidate, struct mc_snap **ret_snap, uint64_t *ret_captured_ns);
 /* One snapshot from the daemon for one pass (no previous generation, not
- * kept), on a connection opened and closed here. Returns 0 or <0. */
-int mc_client_fetch_once(enum mc_format fmt, const struct mc_view_key *key, struct mc_snap **ret_snap);
+ * kept), on a connection opened and closed here; @revalidate as above.
+ * Returns 0 or <0. */
+int mc_client_fetch_once(enum mc_format fmt, const struct mc_view_key *key, bool revalidate,
+			 struct mc_snap **ret_snap);
 /* The daemon's statistics as text, into @buf. */
 int mc_client_stats(char *buf, size_t size);
 void mc_client_atfork_child(void);
@@ -347,6 +349,8 @@ void mc_view_drop(struct mc_view *v);
 /* Forget every kept snapshot: this process changed the mount table, possibly
  * in a way the kernel does not announce (propagation flags). */
 void mc_views_invalidate(void);
+/* Whether this process ever did (its reads then ask the daemon to check). */
+bool mc_views_ever_invalidated(void);
 /* A host that sees every close and dup of this process (the preload) sets
  * mc_fds_watched and calls mc_views_fd_freed() for each number freed or
  * replaced at or above mc_view_fd_low: the views then trust their fds

@@ -115,6 +115,11 @@ void mc_views_invalidate(void)
 	__atomic_add_fetch(&mc_inval_gen, 1, __ATOMIC_RELEASE);
 }
 
+bool mc_views_ever_invalidated(void)
+{
+	return __atomic_load_n(&mc_inval_gen, __ATOMIC_ACQUIRE) != 0;
+}
+
 /* Lock-free: a host thread may call it while another holds a view lock.
  * Marking a view whose number was not freed costs one fstat() later. */
 void mc_views_fd_freed(unsigned first, unsigned last)
@@ -266,7 +271,9 @@ static int from_daemon(struct mc_view *v, unsigned gen, struct mc_snap **ret_sna
 	if (r < 0)
 		return r;
 	uint64_t have = v->snap ? v->snap->gen : 0;
-	bool force = v->snap && v->inval_gen != gen;
+	/* This process changed propagation (no event tells the daemon) since
+	 * our snapshot, or ever, for a view that has none yet. */
+	bool force = v->snap ? v->inval_gen != gen : gen != 0;
 	r = mc_client_fetch(v->fmt, &v->key, have, force, &s, &captured_ns);
 	if (r < 0)
 		return r;

@@ -267,8 +267,21 @@ static void atfork_prepare(void)
 	}
 }
 
-static void atfork_release(void)
+static void atfork_parent(void)
 {
+	pthread_mutex_unlock(&lock);
+}
+
+/* In the child no thread is left to finish a first read that another
+ * thread of the parent had under way (BUSY): its note goes too. */
+static void atfork_child(void)
+{
+	for (int i = 0; i < 2; i++)
+		if (notes[i].state == BUSY) {
+			notes[i].state = FREE;
+			notes[i].fd = -1;
+			__atomic_sub_fetch(&mc_first_live, 1, __ATOMIC_RELAXED);
+		}
 	pthread_mutex_unlock(&lock);
 }
 
@@ -277,7 +290,7 @@ static void atfork_release(void)
  * fork-like call we see (real.c), inside its guard: fork, _Fork, clone. */
 __attribute__((constructor)) static void first_init(void)
 {
-	mc_fork_also(atfork_prepare, atfork_release);
+	mc_fork_also(atfork_prepare, atfork_parent, atfork_child);
 }
 
 /* ---- the second read -------------------------------------------------------- */
@@ -298,7 +311,7 @@ static bool adopt(int fd, const struct note *n)
 		return false;           /* no daemon, or a small table: the kernel */
 	if (mc_sys_lseek(fd, 0, SEEK_CUR) != (off_t)n->got)
 		return false;                                   /* (a) */
-	if (mc_view_key_self(&key) < 0 || mc_client_fetch_once(n->fmt, &key, &snap) < 0)
+	if (mc_view_key_self(&key) < 0 || mc_client_fetch_once(n->fmt, &key, mc_views_ever_invalidated(), &snap) < 0)
 		return false;
 	mc_seq_init(&q);
 	struct mc_seq_text t = { .text = snap->text, .len = snap->len };

@@ -157,6 +157,10 @@ void mc_exec_prepare(void)
  * then reach the parent's map, as before). */
 __attribute__((used)) int mc_vfork_enter(void)
 {
+	/* A first open's pass (first.c) ends here, as at fork: its kernel
+	 * offset set to ours, the rest the kernel's, so that nothing the child
+	 * does (a close and a new file on that number, an exec) can reach it. */
+	mc_first_used_all();
 	int old = mc_busy;
 	mc_busy = old | MC_BUSY_VFORK;
 	return old;

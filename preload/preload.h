@@ -140,9 +140,9 @@ void mc_fd_dup_seen(int from, int to);
 bool mc_fork_prepare(void);
 void mc_fork_parent(bool locked);
 void mc_fork_child(bool locked);
-/* One more pair of steps, run inside the guard after _prepare's locks and
- * before _parent's or _child's release (one pair: first.c's). */
-void mc_fork_also(void (*prepare)(void), void (*release)(void));
+/* One more set of steps, run inside the guard after _prepare's locks and
+ * before _parent's or _child's release (one set: first.c's). */
+void mc_fork_also(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 /* Before exec (any form) or spawn: inherited served fds get the kernel
  * offset set to ours. (fork.c) */
 void mc_exec_prepare(void);

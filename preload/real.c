@@ -32,12 +32,13 @@ static __thread struct mc_guard fork_guard;
 /* Steps of files above this one (first.c), registered at start-up: taken
  * after our locks, released before them. A pointer, not a call, so that
  * this file depends on nothing above it. */
-static void (*more_prepare)(void), (*more_release)(void);
+static void (*more_prepare)(void), (*more_parent)(void), (*more_child)(void);
 
-void mc_fork_also(void (*prepare)(void), void (*release)(void))
+void mc_fork_also(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {
 	more_prepare = prepare;
-	more_release = release;
+	more_parent = parent;
+	more_child = child;
 }
 
 bool mc_fork_prepare(void)
@@ -53,8 +54,8 @@ bool mc_fork_prepare(void)
 void mc_fork_parent(bool locked)
 {
 	if (locked) {
-		if (more_release)
-			more_release();
+		if (more_parent)
+			more_parent();
 		mc_ofd_atfork_parent();
 		mc_leave(&fork_guard);
 	}
@@ -63,8 +64,8 @@ void mc_fork_parent(bool locked)
 void mc_fork_child(bool locked)
 {
 	if (locked) {
-		if (more_release)
-			more_release();
+		if (more_child)
+			more_child();
 		mc_ofd_atfork_child();
 		mc_leave(&fork_guard);
 	}

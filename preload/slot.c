@@ -70,18 +70,20 @@ void mc_slot_put(struct mc_slot *s)
  * they were after its last complete update, still coherent. */
 void mc_slot_lock_slow(struct mc_slot *s, int me)
 {
+	int saved = errno;      /* kill() below: a getmntent that succeeds keeps errno */
 	for (unsigned spins = 1; ; spins++) {
 		int owner = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
 		if (owner == 0) {
 			if (__atomic_compare_exchange_n(&s->owner, &owner, me, false,
 							__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-				return;
+				break;
 		} else if (spins % 64 == 0 && owner != me && kill(owner, 0) < 0 && errno == ESRCH) {
 			if (__atomic_compare_exchange_n(&s->owner, &owner, me, false,
 							__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-				return;
+				break;
 		}
 		sched_yield();
 	}
+	errno = saved;
 }
 

@@ -496,9 +496,12 @@ static void *run(void *arg)
 		uint64_t t_b = mc_now_ns();
 		uint64_t left = wake > t_b ? wake - t_b : 0;
 		struct timespec ts = { (time_t)(left / 1000000000u), (long)(left % 1000000000u) };
-		if (ppoll(pf, n, &ts, NULL) < 0)
+		/* A failed ppoll() (ENOMEM, say) may not have looked at the
+		 * fds: nothing learnt, and no quiet to prove freshness by. */
+		bool polled = ppoll(pf, n, &ts, NULL) >= 0;
+		if (!polled)
 			for (unsigned i = 0; i < n; i++)
-				pf[i].revents = 0;      /* EINTR: nothing learnt */
+				pf[i].revents = 0;
 		if (pf[0].revents & POLLIN) {
 			uint64_t count;
 			if (read(efd, &count, sizeof count) < 0) {
@@ -516,7 +519,7 @@ static void *run(void *arg)
 			if (pf[i].revents) {
 				v->dirty = true;        /* the event is consumed: capture */
 				v->proves = false;
-			} else if (v->proves && v->fresh_ns < t_b) {
+			} else if (polled && v->proves && v->fresh_ns < t_b) {
 				/* Quiet since the snapshot's own capture. */
 				if (v->want_ns > v->fresh_ns)
 					rst.proofs++;

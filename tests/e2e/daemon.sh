@@ -210,6 +210,9 @@ firstread() {   # firstread MODE WANT: WANT "served" or "kernel"
 	for m in bare pre; do
 		# the same state before each run
 		[ "$mode" = early ] && mount -o remount,bind,rw "$MC_FIXTURE_EARLY"
+		# a private mount near the end, in the daemon's snapshot
+		[ "$mode" = shared ] && { mount -t tmpfs fr-shared "$MC_FIXTURE_LATE" &&
+			LD_PRELOAD=$PRE cat /proc/self/mountinfo >/dev/null; }
 		if [ $m = pre ]; then
 			MOUNTCACHE_DEBUG=1 LD_PRELOAD=$PRE "$PY" "$SRC/tests/tools/firstread.py" "$mode" "$tmp/fr.$m" \
 				2>"$tmp/fr.dbg" || return 1
@@ -217,14 +220,14 @@ firstread() {   # firstread MODE WANT: WANT "served" or "kernel"
 			"$PY" "$SRC/tests/tools/firstread.py" "$mode" "$tmp/fr.$m" || return 1
 		fi
 		case $mode in
-		late)   cat /proc/self/mountinfo >"$tmp/fr.$m.after"; umount "$MC_FIXTURE_LATE" ;;
+		late|shared) cat /proc/self/mountinfo >"$tmp/fr.$m.after"; umount "$MC_FIXTURE_LATE" ;;
 		early)  mount -o remount,bind,rw "$MC_FIXTURE_EARLY" ;;
 		esac
 	done
 	local got=kernel
 	grep -q "the rest of the pass from the daemon's snapshot" "$tmp/fr.dbg" && got=served
 	[ "$got" = "$want" ] || { echo "   $mode: $got, want $want"; return 1; }
-	if [ "$mode" = late ]; then    # a new mount id each time: each its own table
+	if [ "$mode" = late ] || [ "$mode" = shared ]; then    # new ids each time: each its own table
 		cmp -s "$tmp/fr.pre" "$tmp/fr.pre.after" && cmp -s "$tmp/fr.bare" "$tmp/fr.bare.after"
 	else
 		cmp -s "$tmp/fr.bare" "$tmp/fr.pre" && cmp -s "$tmp/fr.bare.len" "$tmp/fr.pre.len" &&
@@ -240,6 +243,7 @@ check "first open: a dup read between the reads leaves it to the kernel" firstre
 check "first open: a fork whose child reads leaves it to the kernel" firstread fork kernel
 check "first open: a change in the first page: the kernel's, as bare" firstread early kernel
 check "first open: a change further on: the new table whole" firstread late served
+check "first open: its own propagation change (no event) is seen" firstread shared served
 check "first open, later: a seek moves the kernel's offset to ours" firstread lseek3 served
 check "first open, later: a pread after the daemon's pass" firstread pread3 served
 check "first open, later: a dup after the daemon's pass" firstread dup3 served

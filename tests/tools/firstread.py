@@ -12,6 +12,9 @@ OUT.len and, for fork, the child's bytes to OUT.child.
           first page), then to the end
   late    one read, a tmpfs on MC_FIXTURE_LATE (the table's end), then to
           the end
+  shared  MC_FIXTURE_LATE (a mount the caller made, near the table's end)
+          made shared before the open: no event announces that; the
+          process that did it must see it
   lseek3, pread3, dup3, fork3: three reads (the second continues in the
           daemon's snapshot), then as lseek (SEEK_CUR: where are we?),
           pread, dup, fork
@@ -23,7 +26,7 @@ import sys
 mode, out = sys.argv[1], sys.argv[2]
 path = "/proc/self/mountinfo"
 libc = ctypes.CDLL(None, use_errno=True)
-MS_RDONLY, MS_REMOUNT, MS_BIND = 1, 32, 4096
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_SHARED = 1, 32, 4096, 1 << 20
 
 
 def save(chunks, name):
@@ -39,6 +42,9 @@ if mode == "python":
     save([data], out)
     sys.exit(0)
 
+if mode == "shared":
+    if libc.mount(None, os.environ["MC_FIXTURE_LATE"].encode(), None, MS_SHARED, None) != 0:
+        sys.exit("mount: errno %d" % ctypes.get_errno())
 fd = os.open(path, os.O_RDONLY)
 chunks = [os.read(fd, 65536)]
 if mode.endswith("3"):
