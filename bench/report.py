@@ -58,6 +58,7 @@ for r in ROWS:
     r["mounts"] = int(r["mounts"])
 SNAP = read_tsv("snapsize.tsv", ["size", "mounts", "file", "entries", "text", "table", "index"])
 DAEMON = read_tsv("daemon.tsv", ["size", "mounts", "load", "rss", "shmem", "memfd"])
+ANSWERS = read_tsv("answers.tsv", ["size", "load", "requests", "churning", "waited"])
 CG = read_tsv("callgrind.tsv", ["mounts", "consumer", "mode", "ir", "memcpy", "top"])
 
 sizes = sorted({r["size"] for r in ROWS})
@@ -227,6 +228,18 @@ if any(d["rss"] != "-" for d in DAEMON):
               (d["mounts"], d["load"], d["rss"], d["shmem"], d["memfd"]))
 else:
     print("  (no daemon: build/mountcached did not exist when this ran)")
+
+if ANSWERS:
+    # Counters run from the daemon's start: the churn row is the difference.
+    print()
+    print("=== the daemon's answers (requests, and how many said \"churning\": the client read the kernel)")
+    prev = {}
+    for a in ANSWERS:
+        q, c, w = (int(num(a[k]) or 0) for k in ("requests", "churning", "waited"))
+        pq, pc, pw = prev.get(a["size"], (0, 0, 0))
+        prev[a["size"]] = (q, c, w)
+        print("  %6s mounts, %-6s requests %6d  churning %6d  waited for a refresh %6d" %
+              (a["size"], a["load"], q - pq, c - pc, w - pw))
 
 if CG:
     print()
