@@ -378,18 +378,33 @@ static bool may_continue(const char *buf, size_t r, size_t count)
 {
 	if (r == count || r >= MC_SEQ_PAGE)
 		return true;
-	/* A loop of our own, not memchr(): its page of libc may not be
-	 * mapped in yet, and a page fault costs more than this loop. */
-	size_t longest = 0, start = 0;
-	for (size_t i = 0; i < r; i++)
-		if (buf[i] == '\n') {
-			if (i + 1 - start > longest)
-				longest = i + 1 - start;
-			start = i + 1;
+	/* "What is left < 2 x the longest line": a line of @need bytes. */
+	size_t need = (MC_SEQ_PAGE - r) / 2 + 1, start = 0, i = 0;
+	if (r < need)
+		return false;
+	/* Eight bytes a step, a byte at a time only in a word holding a
+	 * newline: ~1,500 instructions for a 20-mount table, not ~9,000. A
+	 * loop of our own, not memchr(): its page of libc may not be mapped
+	 * in yet, and a page fault costs more than this loop. */
+	const uint64_t ones = 0x0101010101010101ull, nl = ones * '\n', high = ones * 0x80;
+	while (i < r) {
+		if (r - i >= 8) {
+			uint64_t w;
+			memcpy(&w, buf + i, 8);
+			w ^= nl;                                /* a zero byte: '\n' */
+			if (!((w - ones) & ~w & high)) {
+				i += 8;
+				continue;
+			}
 		}
-	if (r - start > longest)
-		longest = r - start;
-	return MC_SEQ_PAGE - r < 2 * longest;
+		for (size_t end = r - i >= 8 ? i + 8 : r; i < end; i++)
+			if (buf[i] == '\n') {
+				if (i + 1 - start >= need)
+					return true;
+				start = i + 1;
+			}
+	}
+	return r - start >= need;
 }
 
 bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *, size_t), ssize_t *ret)
