@@ -40,7 +40,7 @@ bench_freeze() {
 	local try f
 	MC_BENCH_BIN=$(mktemp -d /tmp/mcbench-bin.XXXXXX) || return 1
 	for try in 1 2 3; do
-		for f in $BENCH_BINS mountcached; do
+		for f in $BENCH_BINS mountcached mountcache; do
 			[ -e "$ROOT/build/$f" ] && cp -p "$ROOT/build/$f" "$MC_BENCH_BIN/$f"
 		done
 		# A library copied while the linker was writing it would not load.
