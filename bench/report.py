@@ -238,6 +238,7 @@ if ANSWERS:
         q, c, w = (int(num(a[k]) or 0) for k in ("requests", "churning", "waited"))
         pq, pc, pw = prev.get(a["size"], (0, 0, 0))
         prev[a["size"]] = (q, c, w)
+        q -= 1                  # the stats request that counted them
         print("  %6s mounts, %-6s requests %6d  churning %6d  waited for a refresh %6d" %
               (a["size"], a["load"], q - pq, c - pc, w - pw))
 
