@@ -29,7 +29,9 @@
  * one kernel read's time (the view's last refresh time, 2-80 ms); with no
  * validated snapshot by then, and a capture that ended after it arrived
  * torn, it is answered "churning" and the client reads the kernel: it
- * paid at most two reads' time. Never more than 80 ms in all.
+ * paid at most two reads' time. Never more than 80 ms in all. After
+ * TORN_STREAK torn captures in a row (a table that takes longer to read
+ * than the quiet between changes), "churning" comes at once: one read.
  *
  * Ownership. The view list and the fields marked "shared" are under mu.
  * mfd and m_since belong to the answering loop; rfd, dirty, proves,
@@ -55,6 +57,10 @@
 #define WAIT_MIN_NS (2u * 1000000u)
 #define WAIT_MAX_NS (80u * 1000000u)
 #define PAUSE_MIN_NS (1u * 1000000u)
+/* After this many torn captures in a row a request is told "churning" at
+ * once: one more kernel read's wait would most likely end the same way,
+ * and the client would pay two reads' time instead of one. */
+#define TORN_STREAK 3
 
 struct view {
 	struct view *next;                      /* shared */
@@ -79,6 +85,7 @@ struct view {
 	uint64_t used_ns;                       /* the last request */
 	uint64_t want_ns, want_read_ns;         /* a request waits for fresh_ns, read_ns */
 	uint64_t torn_ns;                       /* the last torn capture ended then */
+	unsigned torn_streak;                   /* captures torn since the last validated one */
 	bool gone, drop;
 };
 
@@ -227,7 +234,15 @@ int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
 		 * came was torn: a refresher merely slow to be scheduled (a
 		 * loaded machine) is waited for, up to WAIT_MAX_NS, within
 		 * the client's own timeout (100 ms). */
-		if ((now >= deadline && v->torn_ns >= arrival_ns) || now >= arrival_ns + WAIT_MAX_NS) {
+		bool hopeless = v->torn_streak >= TORN_STREAK;
+		if (hopeless) {
+			/* The refresher keeps trying: its next validated
+			 * capture ends the streak. */
+			v->want_ns = max_u64(v->want_ns, v->m_since);
+			wake_refresher();
+		}
+		if (hopeless || (now >= deadline && v->torn_ns >= arrival_ns) ||
+		    now >= arrival_ns + WAIT_MAX_NS) {
 			rst.churning++;
 			r = -EAGAIN;
 			break;
@@ -369,6 +384,7 @@ static void publish(struct view *v, struct mc_snap *s, uint64_t t0, uint64_t dt,
 		rst.proofs++;
 	v->fresh_ns = max_u64(v->fresh_ns, t0);
 	v->cost_ns = dt;
+	v->torn_streak = 0;
 	if (fd >= 0) {
 		rst.captures++;
 		rst.refresh_ns_total += dt;
@@ -405,6 +421,7 @@ static void refresh(struct view *v, bool force, bool ahead)
 		rst.unvalidated++;
 		v->cost_ns = dt;
 		v->torn_ns = now;
+		v->torn_streak++;
 	}
 	pthread_mutex_unlock(&mu);
 	v->dirty = true;
