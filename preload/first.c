@@ -278,9 +278,8 @@ static void atfork_child(void)
 {
 	for (int i = 0; i < 2; i++)
 		if (notes[i].state == BUSY) {
-			notes[i].state = FREE;
-			notes[i].fd = -1;
-			__atomic_sub_fetch(&mc_first_live, 1, __ATOMIC_RELAXED);
+			notes[i].state = READ;          /* so that drop_locked frees it */
+			drop_locked(&notes[i]);
 		}
 	pthread_mutex_unlock(&lock);
 }

@@ -233,15 +233,11 @@ int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
 		/* "Churning" only once a capture that ended after the request
 		 * came was torn: a refresher merely slow to be scheduled (a
 		 * loaded machine) is waited for, up to WAIT_MAX_NS, within
-		 * the client's own timeout (100 ms). */
-		bool hopeless = v->torn_streak >= TORN_STREAK;
-		if (hopeless) {
-			/* The refresher keeps trying: its next validated
-			 * capture ends the streak. */
-			v->want_ns = max_u64(v->want_ns, v->m_since);
-			wake_refresher();
-		}
-		if (hopeless || (now >= deadline && v->torn_ns >= arrival_ns) ||
+		 * the client's own timeout (100 ms). A streak of torn captures
+		 * answers at once: the refresher keeps trying unasked (a torn
+		 * capture leaves its view dirty), and its next validated
+		 * capture ends the streak. */
+		if (v->torn_streak >= TORN_STREAK || (now >= deadline && v->torn_ns >= arrival_ns) ||
 		    now >= arrival_ns + WAIT_MAX_NS) {
 			rst.churning++;
 			r = -EAGAIN;

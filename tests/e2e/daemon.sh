@@ -79,16 +79,18 @@ churn_proof() {
 	# two changes), so that is printed, not asserted. requests counts these
 	# stats requests too, errors the "churning".
 	served() {
-		local s i
+		local s i verdict ok=1
 		for i in $(seq 20); do
 			s=$("$B/mountcache" stats | awk '$1 ~ /^(requests|hits|errors|waited|churning|captures|unvalidated|proofs)$/' |
 				tr '\n' ' ')
-			awk '{ for (i = 1; i < NF; i += 2) v[$i] = $(i + 1) } END { exit !(v["captures"] > 1) }' <<<"$s" && break
+			verdict=$(awk -v asked="$i" '{ for (i = 1; i < NF; i += 2) v[$i] = $(i + 1) }
+				END { print "answered:", v["requests"] - asked - v["errors"]; exit !(v["captures"] > 1) }' <<<"$s") &&
+				{ ok=0; break; }
 			sleep 0.5
 		done
 		echo "$s"
-		awk -v asked="$i" '{ for (i = 1; i < NF; i += 2) v[$i] = $(i + 1) }
-			END { print "answered:", v["requests"] - asked - v["errors"]; exit !(v["captures"] > 1) }' <<<"$s"
+		echo "$verdict"
+		return $ok
 	}
 	check "under that churn the refresher validated captures" served
 	kill $cp; wait $cp 2>/dev/null
