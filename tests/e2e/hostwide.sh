@@ -50,6 +50,10 @@ cleanup() {
 }
 trap cleanup EXIT
 fails=0 cases=0
+# What nobody loads or runs, copied where nobody can reach it: the build
+# may sit under a directory of mode 0700 (a clone in a `mktemp -d`).
+mkdir -m 0755 "$tmp/bin"
+cp "$B/libmountcache-preload.so" "$B/fakedaemon" "$tmp/bin/" || exit 2
 
 # /etc/ld.so.preload: an overlay gives /etc a place for it, then our file
 # is bound over it. The mount table stays the same from here on.
@@ -63,11 +67,11 @@ mount --bind "$tmp/preload" /etc/ld.so.preload || exit 2
 # What `mountcache enable` writes (its own checks included), made in a
 # scratch root and copied in; in a sanitizer build the runtime goes first.
 mkdir -p "$tmp/root/etc"
-"$B/mountcache" enable --root "$tmp/root" --library "$B/libmountcache-preload.so" >/dev/null || exit 2
+"$B/mountcache" enable --root "$tmp/root" --library "$tmp/bin/libmountcache-preload.so" >/dev/null || exit 2
 { [ -n "$PRE_RT" ] && echo "${PRE_RT% }"; cat "$tmp/root/etc/ld.so.preload"; } >"$tmp/on"
 on()  { cat "$tmp/on" >"$tmp/preload"; }
 off() { : >"$tmp/preload"; }
-LIB=$(realpath "$B/libmountcache-preload.so")
+LIB=$tmp/bin/libmountcache-preload.so
 
 # ---- proof it is loaded ---------------------------------------------------
 on
@@ -178,7 +182,7 @@ check "a program that read its table twice read a snapshot (debug says served)" 
 ww=$tmp/ww
 mkdir -m 1777 "$ww"
 setsid setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups \
-	"$B/fakedaemon" --socket "$ww/evil.sock" --mode sealed & pids+=(-$!)
+	"$tmp/bin/fakedaemon" --socket "$ww/evil.sock" --mode sealed & pids+=(-$!)
 for _ in $(seq 150); do [ -S "$ww/evil.sock" ] && break; sleep 0.02; done
 cp /bin/cat "$tmp/suidcat" && chmod 4755 "$tmp/suidcat"
 hostile=(MOUNTCACHE_SOCKET="$ww/evil.sock" MOUNTCACHE_DEBUG=1 MOUNTCACHE_SERVE_FIRST=1
