@@ -68,7 +68,7 @@ daemon_start() {
 	[ -n "${BENCH_NO_DAEMON:-}" ] && return 1
 	DAEMON_DIR=$(mktemp -d /tmp/mcbench.XXXXXX) || return 1
 	DAEMON_SOCK=$DAEMON_DIR/mountcached.sock
-	"$B/mountcached" --socket "$DAEMON_SOCK" >"$DAEMON_DIR/log" 2>&1 &
+	"$B/mountcached" --socket "$DAEMON_SOCK" ${DAEMON_ARGS:-} >"$DAEMON_DIR/log" 2>&1 &
 	DAEMON_PID=$!
 	local i
 	for i in $(seq 100); do

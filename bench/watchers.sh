@@ -1,0 +1,153 @@
+#!/bin/bash
+# bench/watchers.sh: what a host's mount watchers cost, with and without
+# mountcache. W watcher processes of one kind re-read the whole table after
+# every change, as systemd, udisks2, GLib's monitor, containerd and kubelet
+# do, while the table churns like a container host's (bursts of mount
+# operations with quiet between them). Counted: the CPU time of the
+# watchers plus the daemon's, over the same window, per kind and mode.
+#
+#   bench/watchers.sh [--mounts N] [--watchers W] [--seconds S] [--rounds R]
+#
+# Defaults: 10,000 mounts, 8 watchers, 5 s windows, 2 rounds (modes
+# alternated within each round). Kinds: `bench_watch read` (poll, then
+# open + read to EOF + close), `bench_watch getmntent` (poll, then a
+# setmntent/getmntent loop) and `findmnt --poll` (libmount's monitor and
+# its parsing and diffing of two tables per change, which no preload can
+# take away). Modes: bare; preload (no daemon); daemon (mountcached as
+# installed, full captures); incremental (mountcached --incremental, not
+# the default: see README). Each window starts a fresh daemon, so its CPU
+# is this window's alone. CPU comes from /proc/PID/task/*/schedstat (ns).
+#
+# Prints a table of medians over the rounds; writes
+# bench/results/watchers.tsv (one row per window) unless --no-save.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+MOUNTS=10000 WATCHERS=8 SECONDS_=5 ROUNDS=2 SAVE=1
+# 5 cycles of mount + umount + two remounts: a burst of 20 operations,
+# four bursts a second (a container start or stop every 250 ms).
+WATCH_CHURN=${BENCH_WATCH_CHURN:---burst 5 --pause-us 250000}
+KINDS=${BENCH_WATCH_KINDS:-read getmntent findmnt}
+
+# CPU time in ns of the processes given, all their threads, so far.
+cpu_ns() {
+	local p
+	for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done |
+		awk '{ s += $1 } END { printf "%.0f\n", s }'
+}
+
+# window KIND MODE ROUND: one measured window; prints a result row
+#   kind mode round seconds watcher_ms daemon_ms passes churn_cycles
+window() {
+	local kind=$1 mode=$2 round=$3 envs=() pids=() dpid= i
+	local knobs=(-u MOUNTCACHE_SERVE_FIRST -u MOUNTCACHE_DISABLE -u MOUNTCACHE_DEBUG
+		     -u MOUNTCACHE_MAX_AGE_MS -u MOUNTCACHE_NO_DAEMON)
+	case $mode in
+	bare) envs=(-u LD_PRELOAD -u MOUNTCACHE_SOCKET) ;;
+	preload) envs=("LD_PRELOAD=$PRELOAD" "MOUNTCACHE_SOCKET=/nonexistent/mc-watch.sock") ;;
+	daemon|incremental)
+		DAEMON_ARGS=$([ $mode = incremental ] && echo --incremental || echo --no-incremental)
+		daemon_start || return 1
+		dpid=$DAEMON_PID
+		envs=("LD_PRELOAD=$PRELOAD" "MOUNTCACHE_SOCKET=$DAEMON_SOCK") ;;
+	esac
+	local tmp; tmp=$(mktemp -d)
+	"$B/churn" --seconds 0 $WATCH_CHURN 2>"$tmp/churn" & local cpid=$!
+	for i in $(seq "$WATCHERS"); do
+		case $kind in
+		findmnt) env "${knobs[@]}" "${envs[@]}" findmnt --poll -o TARGET,ACTION >/dev/null 2>"$tmp/w$i" & ;;
+		*) env "${knobs[@]}" "${envs[@]}" "$B/bench_watch" "$kind" >"$tmp/w$i" 2>&1 & ;;
+		esac
+		pids+=($!)
+	done
+	sleep 1                 # start-up and first reads are not the steady state
+	local w0 d0=0 w1 d1=0
+	w0=$(cpu_ns "${pids[@]}"); [ -n "$dpid" ] && d0=$(cpu_ns "$dpid")
+	sleep "$SECONDS_"
+	w1=$(cpu_ns "${pids[@]}"); [ -n "$dpid" ] && d1=$(cpu_ns "$dpid")
+	kill -TERM "${pids[@]}" 2>/dev/null
+	wait "${pids[@]}" 2>/dev/null
+	kill -TERM "$cpid"; wait "$cpid" 2>/dev/null
+	[ -n "$dpid" ] && daemon_stop
+	local passes=- cycles
+	[ "$kind" != findmnt ] && passes=$(cat "$tmp"/w* | awk -F'[= ]' '/^passes=/ { s += $2 } END { print s + 0 }')
+	cycles=$(awk '/cycles/ { print $2 }' "$tmp/churn")
+	rm -rf "$tmp"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$mode" "$round" "$SECONDS_" \
+		"$(( (w1 - w0) / 1000000 ))" "$(( (d1 - d0) / 1000000 ))" "$passes" "${cycles:--}"
+}
+
+# Medians over the rounds, per kind and mode; ratio = bare total / total.
+report() {
+	awk -F'\t' -v W="$WATCHERS" -v S="$SECONDS_" '
+	function median(list,   a, n, i, j, t) {
+		n = split(list, a, " ")
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	{
+		k = $1 "\t" $2
+		if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+		if (!($1 in kseen)) { kseen[$1] = 1; korder[++nk] = $1 }
+		wl[k] = wl[k] " " $5 / $4; dl[k] = dl[k] " " $6 / $4
+		tl[k] = tl[k] " " ($5 + $6) / $4
+		if ($7 != "-") pl[k] = pl[k] " " $7 / $4 / W
+		cl[k] = cl[k] " " $8 / $4
+	}
+	END {
+		printf "  %-10s %-12s %12s %12s %12s %9s %13s %13s\n", "watcher", "mode", "watchers", "daemon", "total", "vs bare", "passes/s each", "churn cycles/s"
+		printf "  %-10s %-12s %12s %12s %12s %9s %13s %13s\n", "", "", "CPU ms/s", "CPU ms/s", "CPU ms/s", "", "", ""
+		for (i = 1; i <= n; i++) {
+			split(order[i], kk, "\t")
+			t = median(tl[order[i]]); b = median(tl[kk[1] "\tbare"])
+			ps = "-"
+			if (order[i] in pl) ps = sprintf("%.1f", median(pl[order[i]]))
+			printf "  %-10s %-12s %12.1f %12.1f %12.1f %8.2fx %13s %13.1f\n", kk[1], kk[2],
+				median(wl[order[i]]), median(dl[order[i]]), t, (t > 0 ? b / t : 0),
+				ps, median(cl[order[i]])
+		}
+	}'
+}
+
+if [ "${1:-}" = --inside ]; then
+	shift
+	MOUNTS=$1 WATCHERS=$2 SECONDS_=$3 ROUNDS=$4 OUTF=$5
+	trap 'churn_stop; daemon_stop' EXIT
+	modes="bare preload"
+	[ -x "$B/mountcached" ] && [ -z "${BENCH_NO_DAEMON:-}" ] && modes="$modes daemon incremental"
+	for kind in $KINDS; do
+		[ $kind = findmnt ] && ! command -v findmnt >/dev/null && continue
+		for round in $(seq "$ROUNDS"); do
+			for mode in $modes; do
+				window "$kind" "$mode" "$round" >>"$OUTF"
+			done
+		done
+	done
+	exit 0
+fi
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--mounts) MOUNTS=$2; shift ;;
+	--watchers) WATCHERS=$2; shift ;;
+	--seconds) SECONDS_=$2; shift ;;
+	--rounds) ROUNDS=$2; shift ;;
+	--no-save) SAVE= ;;
+	*) echo "usage: bench/watchers.sh [--mounts N] [--watchers W] [--seconds S] [--rounds R] [--no-save]" >&2; exit 2 ;;
+	esac
+	shift
+done
+BENCH_BINS="$BENCH_BINS bench_watch"
+if [ -z "${MC_BENCH_BIN:-}" ]; then
+	bench_need || exit 1
+	trap bench_unfreeze EXIT
+fi
+rows=$(mktemp)
+echo "watchers: $WATCHERS per kind at $MOUNTS mounts, ${SECONDS_} s windows x $ROUNDS rounds, churn: $WATCH_CHURN; one system call $(syscall_cost) us"
+"$B/mkmounts" -q -n "$MOUNTS" -- bash "$0" --inside "$MOUNTS" "$WATCHERS" "$SECONDS_" "$ROUNDS" "$rows" || { rm -f "$rows"; exit 1; }
+report <"$rows"
+if [ -n "$SAVE" ]; then
+	mkdir -p "$ROOT/bench/results"
+	{ printf 'kind\tmode\tround\tseconds\twatcher_cpu_ms\tdaemon_cpu_ms\tpasses\tchurn_cycles\n'; cat "$rows"; } >"$ROOT/bench/results/watchers.tsv"
+fi
+rm -f "$rows"
