@@ -217,40 +217,49 @@ static int recv_rep(int sock, uint32_t want_seq, struct mc_rep *rep, char *extra
 
 static void release_mapped(struct mc_snap *s)
 {
-	if (s->len)
-		munmap((void *)s->text, s->len);
+	if (s->text_cap)
+		munmap((void *)s->text, s->text_cap);
 }
 
-/* Map a memfd the daemon sent, after checking it can never change.
+/* Map a memfd the daemon sent, after checking it can never change, and
+ * take the indexes in its tail (proto.h), if any, after checking them.
  * MAP_POPULATE: a reader goes through the whole text (a served pass, a
  * getmntent loop), and one populate costs less than a fault per 64 KiB
  * of it (~12 us each on this project's machine kind). */
 static int map_snapshot(int fd, const struct mc_rep *rep, struct mc_snap **ret)
 {
 	const int need = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW;
+	const uint32_t *lines = NULL;
+	const struct mc_mntimg *img = NULL;
 	struct stat st;
 	int seals = mc_sys_fcntl(fd, F_GET_SEALS, 0);
 
 	if (seals < 0 || (seals & need) != need)
 		return -EPERM;
-	if (mc_sys_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != rep->len ||
-	    rep->len == 0 || rep->len > MC_CAPTURE_MAX)
+	if (mc_sys_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < rep->len ||
+	    rep->len == 0 || rep->len > MC_CAPTURE_MAX || (uint64_t)st.st_size > 4ull * MC_CAPTURE_MAX)
 		return -EBADMSG;
-	void *p = mmap(NULL, rep->len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+	size_t size = (size_t)st.st_size;
+	void *p = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	struct mc_snap *s = mc_snap_alloc();
+	int r = size > rep->len ? mc_shm_check(p, size, rep->len, &lines, &img) : 0;
+	struct mc_snap *s = r == 0 ? mc_snap_alloc() : NULL;
 	if (!s) {
-		munmap(p, rep->len);
-		return -ENOMEM;
+		munmap(p, size);
+		return r < 0 ? r : -ENOMEM;
 	}
 	s->refs = 1;
 	s->fmt = rep->fmt;
 	s->text = p;
 	s->len = rep->len;
+	s->text_cap = size;
 	s->gen = rep->gen;
 	s->captured_ns = rep->captured_ns;
 	s->validated = rep->flags & MC_REP_VALIDATED;
+	s->lines = (uint32_t *)lines;
+	s->mntimg = (struct mc_mntimg *)img;
+	s->shipped = (lines ? MC_SNAP_SHIPPED_LINES : 0) | (img ? MC_SNAP_SHIPPED_IMG : 0);
 	s->release = release_mapped;
 	*ret = s;
 	return 0;

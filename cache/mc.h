@@ -216,6 +216,8 @@ mc_ment_fill(const struct mc_ment *e, const char *text, struct mntent *mp, char 
  * splits such a text into lines its own way). */
 int mc_mntimg_build(const char *text, size_t len, struct mc_mntimg **ret);
 void mc_mntimg_free(struct mc_mntimg *img);
+/* The bytes of an image of @n lines. */
+size_t mc_mntimg_size(size_t n);
 /* The line that starts at @pos (tried first: @hint), n at the end of the
  * text, or SIZE_MAX when @pos is inside a line or past the end. */
 size_t mc_mntimg_find(const struct mc_mntimg *img, size_t hint, uint64_t pos);
@@ -248,9 +250,15 @@ struct mc_snap {
 	struct mc_table table;
 	uint32_t *lines;                /* atomic: see mc_snap_lines() */
 	struct mc_mntimg *mntimg;       /* atomic: see mc_snap_mntimg() */
+	uint8_t shipped;                /* MC_SNAP_SHIPPED_*: lives in the mapping, not ours to free */
 	unsigned passes;                /* atomic: reads from offset 0 */
 	void *owner;                    /* backend data released with the snap */
 	void (*release)(struct mc_snap *s);
+};
+
+enum {
+	MC_SNAP_SHIPPED_LINES = 1 << 0,
+	MC_SNAP_SHIPPED_IMG = 1 << 1,
 };
 
 /* Take ownership of a malloc'ed @text. Returns NULL on ENOMEM (text freed). */

@@ -153,7 +153,7 @@ static void classify(const char *text, struct mc_ment *e, char *scratch, char *c
 	e->flags |= MC_MENT_FAST;
 }
 
-static size_t image_size(size_t n)
+size_t mc_mntimg_size(size_t n)
 {
 	return offsetof(struct mc_mntimg, ents) + n * sizeof(struct mc_ment);
 }
@@ -178,10 +178,10 @@ int mc_mntimg_build(const char *text, size_t len, struct mc_mntimg **ret)
 	}
 	/* Lines too long for a fast entry need no scratch of their size. */
 	size_t scratch_len = (longest < UINT16_MAX ? longest : UINT16_MAX) + 2;
-	struct mc_mntimg *img = mc_zalloc(image_size(n));
+	struct mc_mntimg *img = mc_zalloc(mc_mntimg_size(n));
 	char *scratch = mc_zalloc(2 * scratch_len);
 	if (!img || !scratch) {
-		mc_zfree(img, image_size(n));
+		mc_zfree(img, mc_mntimg_size(n));
 		mc_zfree(scratch, 2 * scratch_len);
 		return -ENOMEM;
 	}
@@ -204,7 +204,7 @@ int mc_mntimg_build(const char *text, size_t len, struct mc_mntimg **ret)
 void mc_mntimg_free(struct mc_mntimg *img)
 {
 	if (img)
-		mc_zfree(img, image_size(img->n));
+		mc_zfree(img, mc_mntimg_size(img->n));
 }
 
 size_t mc_mntimg_find(const struct mc_mntimg *img, size_t hint, uint64_t pos)

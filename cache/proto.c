@@ -146,3 +146,110 @@ int mc_proto_listen(const char *path, int type_flags, int backlog)
 	}
 	return fd;
 }
+
+/* ---- the snapshot memfd's tail (proto.h) -------------------------------- */
+static size_t align8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(fd, (const char *)p + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+int mc_shm_write(int fd, const char *text, size_t len, const uint32_t *lines,
+		 const struct mc_mntimg *img)
+{
+	static const char zeros[8];
+	size_t lines_size = lines ? ((size_t)lines[0] + 1) * sizeof *lines : 0;
+	struct mc_shm_tail tail = { .magic = MC_TAIL_MAGIC };
+	size_t off = align8(len) + sizeof tail;
+
+	if (lines) {
+		tail.lines_off = off;
+		off = align8(off + lines_size);
+	}
+	if (img)
+		tail.img_off = off;
+	int r = write_all(fd, text, len);
+	if (r == 0)
+		r = write_all(fd, zeros, align8(len) - len);
+	if (r == 0)
+		r = write_all(fd, &tail, sizeof tail);
+	if (r == 0 && lines)
+		r = write_all(fd, lines, lines_size);
+	if (r == 0 && lines && img)
+		r = write_all(fd, zeros, tail.img_off - (tail.lines_off + lines_size));
+	if (r == 0 && img)
+		r = write_all(fd, img, mc_mntimg_size(img->n));
+	return r;
+}
+
+/* Room for @count items of @item bytes at @off in @size bytes. */
+static bool fits(size_t size, uint64_t off, size_t count, size_t item)
+{
+	return off <= size && count <= (size - off) / item;
+}
+
+static bool lines_ok(const char *map, size_t size, size_t len, uint64_t off)
+{
+	if (off % sizeof(uint32_t) || !fits(size, off, 1, sizeof(uint32_t)))
+		return false;
+	const uint32_t *l = (const uint32_t *)(map + off);
+	size_t n = l[0];
+	if (!fits(size, off + sizeof *l, n, sizeof *l) || (n == 0) != (len == 0))
+		return false;
+	for (size_t i = 1, prev = 0; i <= n; prev = l[i++])
+		if (l[i] <= prev || l[i] > len)
+			return false;
+	return n == 0 || l[n] == len;
+}
+
+static bool img_ok(const char *map, size_t size, size_t len, uint64_t off)
+{
+	if (off % 8 || !fits(size, off, 1, mc_mntimg_size(0)))
+		return false;
+	const struct mc_mntimg *img = (const struct mc_mntimg *)(map + off);
+	if (!fits(size, off + mc_mntimg_size(0), img->n, sizeof img->ents[0]))
+		return false;
+	uint64_t next = 0;
+	for (size_t i = 0; i < img->n; i++) {
+		const struct mc_ment *e = &img->ents[i];
+		/* In order and inside the text; a fast line's NULs and fields
+		 * inside the line and its two terminators (mc_ment_fill()
+		 * writes there, in the program's buffer). */
+		if (e->line_off < next || (uint64_t)e->line_off + e->line_len > len)
+			return false;
+		next = (uint64_t)e->line_off + e->line_len;
+		for (int k = 0; k < 4 && (e->flags & MC_MENT_FAST); k++)
+			if (e->field[k] > e->line_len + 1u || e->end[k] > e->line_len + 1u)
+				return false;
+	}
+	return true;
+}
+
+int mc_shm_check(const char *map, size_t size, size_t len, const uint32_t **ret_lines,
+		 const struct mc_mntimg **ret_img)
+{
+	struct mc_shm_tail tail;
+
+	if (len >= size || !fits(size, align8(len), 1, sizeof tail))
+		return -EBADMSG;
+	memcpy(&tail, map + align8(len), sizeof tail);
+	if (tail.magic != MC_TAIL_MAGIC ||
+	    (tail.lines_off && !lines_ok(map, size, len, tail.lines_off)) ||
+	    (tail.img_off && !img_ok(map, size, len, tail.img_off)))
+		return -EBADMSG;
+	*ret_lines = tail.lines_off ? (const uint32_t *)(map + tail.lines_off) : NULL;
+	*ret_img = tail.img_off ? (const struct mc_mntimg *)(map + tail.img_off) : NULL;
+	return 0;
+}

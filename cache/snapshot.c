@@ -100,9 +100,9 @@ void mc_snap_unref(struct mc_snap *s)
 	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	mc_table_free(&s->table);
-	if (s->mntimg && s->mntimg != MNTIMG_NONE)
+	if (s->mntimg && s->mntimg != MNTIMG_NONE && !(s->shipped & MC_SNAP_SHIPPED_IMG))
 		mc_mntimg_free(s->mntimg);
-	if (s->lines && s->lines != LINES_NONE)
+	if (s->lines && s->lines != LINES_NONE && !(s->shipped & MC_SNAP_SHIPPED_LINES))
 		mc_zfree(s->lines, lines_size(s->lines));
 	if (s->release)
 		s->release(s);

@@ -15,7 +15,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "mc.h"
+#include "proto.h"
 
 /* glibc's getmntent_r(bufsiz 1) never returns: fgets(buf, 1) yields "" for
  * ever without reading. The emulation says "skip"; 1 is tested alone. */
@@ -384,6 +389,102 @@ static void test_image(void **state)
 	free(text);
 }
 
+/* The indexes a daemon ships after the text (proto.h): what the client
+ * takes is what it would have built, and an index that points outside the
+ * text or the memfd, or out of order, is refused. */
+static void test_shipped(void **state)
+{
+	char *text = NULL;
+	size_t tlen = 0, len;
+	FILE *t = open_memstream(&text, &tlen);
+
+	(void)state;
+	rng = 777;
+	for (int i = 0; i < 500; i++) {
+		char *line = gen_line(&len);
+		fwrite(line, 1, len, t);
+		if (i < 499)
+			fputc('\n', t);
+		free(line);
+	}
+	fclose(t);
+	struct mc_snap *s = mc_snap_new(MC_MOUNTS, strdup(text), tlen, true);
+	assert_non_null(s);
+	const uint32_t *lines = mc_snap_lines(s);
+	const struct mc_mntimg *img = mc_snap_mntimg(s);
+	assert_non_null(lines);
+	assert_non_null(img);
+	size_t lines_size = ((size_t)lines[0] + 1) * sizeof *lines;
+
+	int fd = memfd_create("test", 0);
+	assert_true(fd >= 0);
+	assert_int_equal(mc_shm_write(fd, text, tlen, lines, img), 0);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	size_t size = (size_t)st.st_size;
+	char *map = malloc(size), *bad = malloc(size);
+	assert_int_equal(pread(fd, map, size, 0), (ssize_t)size);
+	close(fd);
+
+	const uint32_t *got_lines;
+	const struct mc_mntimg *got_img;
+	assert_int_equal(mc_shm_check(map, size, tlen, &got_lines, &got_img), 0);
+	assert_memory_equal(map, text, tlen);
+	assert_non_null(got_lines);
+	assert_memory_equal(got_lines, lines, lines_size);
+	assert_non_null(got_img);
+	assert_memory_equal(got_img, img, mc_mntimg_size(img->n));
+
+	/* each corruption alone must be refused */
+	struct mc_shm_tail tail;
+	size_t tail_at = (tlen + 7) & ~(size_t)7;
+	memcpy(&tail, map + tail_at, sizeof tail);
+	size_t fast = SIZE_MAX;
+	for (size_t i = 0; i < img->n && fast == SIZE_MAX; i++)
+		if (img->ents[i].flags & MC_MENT_FAST)
+			fast = i;
+	assert_true(fast != SIZE_MAX);
+	for (int c = 0; c < 10; c++) {
+		memcpy(bad, map, size);
+		uint32_t *bl = (uint32_t *)(bad + tail.lines_off);
+		struct mc_mntimg *bi = (struct mc_mntimg *)(bad + tail.img_off);
+		struct mc_shm_tail *bt = (struct mc_shm_tail *)(bad + tail_at);
+		size_t bsize = size;
+		switch (c) {
+		case 0: bl[3] = (uint32_t)tlen + 1; break;              /* past the text */
+		case 1: bl[3] = bl[2]; break;                           /* not in order */
+		case 2: bl[0] = (uint32_t)(size / 4); break;            /* past the memfd */
+		case 3: bl[bl[0]] = (uint32_t)tlen - 1; break;          /* text not covered */
+		case 4: bi->ents[fast].end[2] = (uint16_t)(bi->ents[fast].line_len + 2); break;
+		case 5: bi->ents[fast].field[1] = (uint16_t)(bi->ents[fast].line_len + 2); break;
+		case 6: bi->n = SIZE_MAX / 2; break;                    /* past the memfd */
+		case 7: bi->ents[1].line_off = (uint32_t)tlen; break;   /* past the text */
+		case 8: bt->magic ^= 1; break;
+		case 9: bt->lines_off += 2; break;                      /* misaligned */
+		}
+		if (mc_shm_check(bad, bsize, tlen, &got_lines, &got_img) != -EBADMSG)
+			fail_msg("corruption %d was believed", c);
+	}
+	/* cut short: inside the tail header, inside the image */
+	assert_int_equal(mc_shm_check(map, tail_at + 4, tlen, &got_lines, &got_img), -EBADMSG);
+	assert_int_equal(mc_shm_check(map, size - 1, tlen, &got_lines, &got_img), -EBADMSG);
+
+	/* no indexes: a tail with none is fine, and gives none */
+	fd = memfd_create("test", 0);
+	assert_int_equal(mc_shm_write(fd, text, tlen, NULL, NULL), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(pread(fd, bad, (size_t)st.st_size, 0), st.st_size);
+	close(fd);
+	assert_int_equal(mc_shm_check(bad, (size_t)st.st_size, tlen, &got_lines, &got_img), 0);
+	assert_null(got_lines);
+	assert_null(got_img);
+
+	free(bad);
+	free(map);
+	mc_snap_unref(s);
+	free(text);
+}
+
 /* Where a stream position falls in the image: a line's start (whatever
  * the hint), the end, or neither (a program mixed in fgets). */
 static void test_image_find(void **state)
@@ -518,6 +619,7 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_image),
 		cmocka_unit_test(test_image_find),
+		cmocka_unit_test(test_shipped),
 		cmocka_unit_test(test_generated_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

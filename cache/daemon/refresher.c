@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "incremental.h"
+#include "proto.h"
 #include "refresher.h"
 
 #define MAX_VIEWS 256
@@ -329,24 +330,21 @@ static int capture_once(struct view *v, struct mc_snap **ret_snap)
 	return *ret_snap ? 0 : -ENOMEM;
 }
 
-/* A sealed memfd holding @s: once sent, nobody can change it. */
-static int seal(const struct mc_snap *s)
+/* A sealed memfd holding @s and its indexes (proto.h): once sent, nobody
+ * can change it. The indexes are built here once, instead of in every
+ * client: the line index costs a walk of the text, the getmntent image
+ * (mounts only: the format getmntent reads) ~0.4 us a line. */
+static int seal(struct mc_snap *s)
 {
 	int fd = memfd_create("mountcache", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
-	for (size_t off = 0; off < s->len;) {
-		ssize_t n = write(fd, s->text + off, s->len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			return -EIO;
-		}
-		off += (size_t)n;
-	}
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		int r = -errno;
+	const uint32_t *lines = mc_snap_lines(s);
+	const struct mc_mntimg *img = s->fmt == MC_MOUNTS ? mc_snap_mntimg(s) : NULL;
+	int r = mc_shm_write(fd, s->text, s->len, lines, img);
+	if (r == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		r = -errno;
+	if (r < 0) {
 		close(fd);
 		return r;
 	}

@@ -302,13 +302,15 @@ forged() {   # the forged table must not be served: the kernel's is
 	fake_read "$@" && cat /proc/self/mountinfo | cmp -s - "$tmp/f" && ! grep -q forged "$tmp/f"
 }
 trusted() {  # positive control: a sealed memfd from our own uid is believed
-	fake_read sealed && grep -q forged "$tmp/f"
+	fake_read "${1:-sealed}" && grep -q forged "$tmp/f"
 }
 mkdir -m 0777 "$tmp/fake"; chmod 0755 "$tmp"
 check "control: a well-formed answer from our own uid is used" trusted
+check "control: ... and with a well-formed index tail" trusted tail
 check "fake daemon of another user (sealed memfd) refused" forged sealed 65534
 check "unsealed memfd refused" forged unsealed
 check "memfd shorter than announced refused" forged short
+check "index tail pointing past the text refused" forged badtail
 check "garbage answer refused" forged garbage
 
 echo "daemon: $cases cases, $fails failed"

@@ -3,11 +3,14 @@
  * several ways a real daemon never would; a client must refuse each and
  * read the kernel instead.
  *
- *   fakedaemon --socket PATH --mode unsealed|sealed|short|garbage
+ *   fakedaemon --socket PATH --mode unsealed|sealed|short|tail|badtail|garbage
  *   unsealed: a writable memfd (could be changed after the client checks)
  *   sealed:   a properly sealed memfd (refused only because of who we are,
  *             when run as another user than the client)
  *   short:    sealed, but shorter than the length announced
+ *   tail:     sealed, with a well-formed index tail (proto.h): believed,
+ *             as "sealed" is
+ *   badtail:  sealed, with a line index that ends past the text
  *   garbage:  an answer that is not our protocol at all */
 #include <errno.h>
 #include <stdint.h>
@@ -31,8 +34,15 @@ static int forged_memfd(const char *mode)
 {
 	int fd = memfd_create("forged", MFD_ALLOW_SEALING);
 	size_t n = strlen(forged);
-	if (fd < 0 || write(fd, forged, strcmp(mode, "short") ? n : n / 2) < 0)
+	uint32_t lines[2] = { 1, (uint32_t)n + (strcmp(mode, "badtail") ? 0 : 8) };
+	if (fd < 0)
 		exit(1);
+	if (!strcmp(mode, "tail") || !strcmp(mode, "badtail")) {
+		if (mc_shm_write(fd, forged, n, lines, NULL) < 0)
+			exit(1);
+	} else if (write(fd, forged, strcmp(mode, "short") ? n : n / 2) < 0) {
+		exit(1);
+	}
 	if (strcmp(mode, "unsealed") != 0)
 		fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
 	return fd;
