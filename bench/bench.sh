@@ -313,8 +313,18 @@ if [ $do_cg = 1 ]; then
 		echo "bench: no valgrind: instruction counts left out"
 	fi
 fi
+# Watchers under container-like churn, at 10,000 mounts (bench/watchers.sh,
+# about 2 minutes; BENCH_WATCHERS=0 leaves them out).
+if [[ " $sizes " == *" 10000 "* ]] && [ "${BENCH_WATCHERS:-1}" != 0 ]; then
+	echo "== watchers, 10000 mounts"
+	"$ROOT/bench/watchers.sh" --mounts 10000 >"$OUT/watchers.txt" 2>&1 || echo "bench: watchers failed" >&2
+fi
 {
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); matrix took $((SECONDS - t0)) s"
 	echo "one system call (raw getppid) costs $(syscall_cost) us on this machine (after the matrix)"
 } >>"$OUT/env.txt"
 "$PY" "$ROOT/bench/report.py" "$OUT" "$RESULTS" | tee "$RESULTS/bench.txt"
+if [ -s "$OUT/watchers.txt" ]; then
+	{ echo; echo "== mount watchers (bench/watchers.sh; results/watchers.tsv)"; cat "$OUT/watchers.txt"; } |
+		tee -a "$RESULTS/bench.txt"
+fi

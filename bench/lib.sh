@@ -12,7 +12,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=${MC_BENCH_BIN:-$ROOT/build}
 PY=/usr/bin/python3         # Debian's, with python3-psutil (not a pyenv shim)
 PRELOAD=$B/libmountcache-preload.so
-BENCH_BINS="mkmounts churn bench_run bench_read libmountcache-preload.so"
+BENCH_BINS="mkmounts churn bench_run bench_read bench_watch libmountcache-preload.so"
 
 # Bursty churn: bursts of 10 cycles (mount + umount + two remounts, about
 # 1 ms at 10k mounts) every 50 ms, i.e. ~20 bursts a second with quiet gaps.
