@@ -518,6 +518,7 @@ struct mc_mtrack_stats {
 	unsigned long incremental;      /* refreshes done from the change alone */
 	unsigned long full;             /* rebuilds from every mount */
 	unsigned long fallbacks;        /* incremental refreshes that could not explain */
+	unsigned long by_text;          /* unexplained wake-ups settled by one text read */
 	unsigned long statmounts;
 	uint64_t last_ns;               /* the last mc_mtrack_update() */
 	uint64_t version;               /* bumped whenever the table changed */

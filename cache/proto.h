@@ -62,7 +62,7 @@ struct mc_rep {
 /* A snapshot memfd: the text (mc_rep.len bytes), then, from the next
  * 8-byte boundary, the daemon's indexes of it, so that no client walks or
  * parses the text again (at 10,000 mounts a walk of the text cost each
- * client ~0.3 ms per snapshot, the getmntent image ~4 ms): this tail, the
+ * client ~0.3 ms per snapshot, the getmntent image ~3 ms): this tail, the
  * line index in mc_snap_lines()'s layout and, for the mounts format, the
  * getmntent image (struct mc_mntimg). A memfd of exactly mc_rep.len bytes
  * has no tail; the client then builds what it needs itself. */

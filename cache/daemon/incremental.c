@@ -186,9 +186,9 @@ void mcd_incr_stats(char *buf, size_t size)
 	const struct mc_mtrack_stats *s = mc_mtrack_stats(mt);
 	snprintf(buf, size,
 		 "incremental on\nincr_updates %lu\nincr_events %lu\nincr_refreshes %lu\n"
-		 "incr_rebuilds %lu\nincr_fallbacks %lu\nincr_failures %lu\nincr_statmounts %lu\n"
+		 "incr_rebuilds %lu\nincr_fallbacks %lu\nincr_by_text %lu\nincr_failures %lu\nincr_statmounts %lu\n"
 		 "incr_checks %lu\nincr_check_diffs %lu\nincr_avg_us %.1f\nincr_max_us %.1f\n",
-		 ist.updates, ist.events, s->incremental, s->full, s->fallbacks, ist.failures,
+		 ist.updates, ist.events, s->incremental, s->full, s->fallbacks, s->by_text, ist.failures,
 		 s->statmounts, ist.checks, ist.check_diffs,
 		 ist.updates ? ist.ns_total / 1e3 / ist.updates : 0, ist.ns_max / 1e3);
 }

@@ -473,8 +473,8 @@ int main(int argc, char **argv)
 		const struct mc_mtrack_stats *s = mc_mtrack_stats(mt);
 		incr_before = s->incremental;
 		printf("smdiff: seed %lu: %lu operations, %lu comparisons equal; "
-		       "%lu incremental, %lu full, %lu fallbacks, %lu statmounts\n",
-		       seed, ops, checks, s->incremental, s->full, s->fallbacks, s->statmounts);
+		       "%lu incremental, %lu full, %lu fallbacks, %lu by text, %lu statmounts\n",
+		       seed, ops, checks, s->incremental, s->full, s->fallbacks, s->by_text, s->statmounts);
 	} else {
 		printf("smdiff: seed %lu: %lu operations, %lu comparisons equal (daemon; %lu retried "
 		       "after a timeout or churn)\n", seed, ops, checks, timeouts);
