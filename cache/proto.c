@@ -148,6 +148,11 @@ int mc_proto_listen(const char *path, int type_flags, int backlog)
 }
 
 /* ---- the snapshot memfd's tail (proto.h) -------------------------------- */
+/* Wire data between builds, as mc_req and mc_rep are. (struct mc_mntimg
+ * starts with a size_t: a preload of another word size would not read the
+ * image right, though mc_shm_check() keeps it inside the memfd.) */
+_Static_assert(sizeof(struct mc_shm_tail) == 24, "mc_shm_tail is 24 bytes");
+_Static_assert(sizeof(struct mc_ment) == 36, "mc_ment is 36 bytes");
 static size_t align8(size_t n)
 {
 	return (n + 7) & ~(size_t)7;
@@ -224,14 +229,18 @@ static bool img_ok(const char *map, size_t size, size_t len, uint64_t off)
 	uint64_t next = 0;
 	for (size_t i = 0; i < img->n; i++) {
 		const struct mc_ment *e = &img->ents[i];
-		/* In order and inside the text; a fast line's NULs and fields
-		 * inside the line and its two terminators (mc_ment_fill()
-		 * writes there, in the program's buffer). */
-		if (e->line_off < next || (uint64_t)e->line_off + e->line_len > len)
+		/* In order and inside the text, a '\n' counted; a fast line's
+		 * NULs and fields inside the line: mc_ment_fill() writes the
+		 * NULs into the program's buffer, and a field must start at or
+		 * before the NUL it always writes at line_len (glibc's fields
+		 * all start inside the line: a missing one is never fast). */
+		if (e->line_off < next)
 			return false;
-		next = (uint64_t)e->line_off + e->line_len;
+		next = (uint64_t)e->line_off + e->line_len + ((e->flags & MC_MENT_NL) ? 1 : 0);
+		if (next > len)
+			return false;
 		for (int k = 0; k < 4 && (e->flags & MC_MENT_FAST); k++)
-			if (e->field[k] > e->line_len + 1u || e->end[k] > e->line_len + 1u)
+			if (e->field[k] > e->line_len || e->end[k] > e->line_len)
 				return false;
 	}
 	return true;

@@ -444,7 +444,7 @@ static void test_shipped(void **state)
 		if (img->ents[i].flags & MC_MENT_FAST)
 			fast = i;
 	assert_true(fast != SIZE_MAX);
-	for (int c = 0; c < 10; c++) {
+	for (int c = 0; c < 12; c++) {
 		memcpy(bad, map, size);
 		uint32_t *bl = (uint32_t *)(bad + tail.lines_off);
 		struct mc_mntimg *bi = (struct mc_mntimg *)(bad + tail.img_off);
@@ -461,6 +461,12 @@ static void test_shipped(void **state)
 		case 7: bi->ents[1].line_off = (uint32_t)tlen; break;   /* past the text */
 		case 8: bt->magic ^= 1; break;
 		case 9: bt->lines_off += 2; break;                      /* misaligned */
+		case 10: /* a field that would start past the NUL at line_len,
+			  * with no second NUL after it (no '\n'): unterminated */
+			bi->ents[fast].flags &= (uint8_t)~MC_MENT_NL;
+			bi->ents[fast].field[3] = (uint16_t)(bi->ents[fast].line_len + 1);
+			break;
+		case 11: bi->ents[img->n - 1].flags |= MC_MENT_NL; break;  /* a '\n' past the text */
 		}
 		if (mc_shm_check(bad, bsize, tlen, &got_lines, &got_img) != -EBADMSG)
 			fail_msg("corruption %d was believed", c);
