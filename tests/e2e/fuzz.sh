@@ -1,12 +1,12 @@
 #!/bin/bash
 # fuzz.sh: each libFuzzer target (tests/fuzz/, `make fuzz`) for a short time
-# (FUZZ_SECONDS, default 10), so that CI keeps the targets building and
+# (FUZZ_SECONDS, default 5), so that CI keeps the targets building and
 # catches what the seeds and a few seconds of mutation find. The long runs
 # are `make fuzz FUZZ_SECONDS=N` by hand (README).
 # Exit: 0; 1 if a target crashed or did not build; 77 without clang.
 set -u
 . "$(dirname "$0")/lib.sh"
-secs=${FUZZ_SECONDS:-10}
+secs=${FUZZ_SECONDS:-5}
 if [ -n "${MC_SANITIZE:-}" ]; then
 	echo "fuzz: skipped in a sanitizer build (the targets carry their own sanitizers)"
 	exit 77
