@@ -58,6 +58,14 @@
 #define WAIT_MIN_NS (2u * 1000000u)
 #define WAIT_MAX_NS (80u * 1000000u)
 #define PAUSE_MIN_NS (1u * 1000000u)
+/* A change comes in a burst (a container's start mounts 10-30 things back
+ * to back): a capture begun at its first event is torn by the next one and
+ * costs a whole kernel read for nothing. So a view made dirty by its own
+ * poll() is captured only once it has been quiet for SETTLE_NS, or once
+ * one capture's time (at least WAIT_MIN_NS) has passed since the first
+ * change, whichever comes first: a request then waits at most about two
+ * reads, as before. */
+#define SETTLE_NS (1u * 1000000u)
 /* After this many torn captures in a row a request is told "churning" at
  * once: one more kernel read's wait would most likely end the same way,
  * and the client would pay two reads' time instead of one. */
@@ -74,6 +82,7 @@ struct view {
 	/* the refresher's */
 	int rfd;
 	bool dirty;                             /* rfd showed a change not yet captured */
+	uint64_t changed_ns, dirty_ns;          /* rfd's last change, the first since clean */
 	bool proves;                            /* a quiet poll of rfd proves the snapshot */
 	uint64_t retry_ns;                      /* no capture before this (after a torn one) */
 	size_t size_hint;
@@ -403,6 +412,7 @@ static void refresh(struct view *v, bool force, bool ahead)
 	uint64_t now = mc_now_ns(), dt = now - t0;
 	if (r == 0) {
 		v->dirty = false;
+		v->changed_ns = v->dirty_ns = 0;
 		v->proves = !v->incr;   /* incremental views are proved by incremental.c */
 		publish(v, s, t0, dt, ahead);
 		mc_snap_unref(s);
@@ -421,6 +431,8 @@ static void refresh(struct view *v, bool force, bool ahead)
 	v->dirty = true;
 	v->proves = false;
 	v->retry_ns = now + max_u64(dt / 4, PAUSE_MIN_NS);
+	if (r > 0)              /* torn: a change just came, the burst goes on */
+		v->changed_ns = v->dirty_ns = now;
 }
 
 /* When @v next needs work (UINT64_MAX: not until something happens);
@@ -439,8 +451,15 @@ static uint64_t due_at(const struct view *v, uint64_t now, bool *ret_force, bool
 	/* A poll(0) of rfd is the proof of a text view: the loop's next. */
 	if (want_proof && !want_read && !v->incr && v->proves && !v->dirty)
 		return now;
-	if (want_read || want_proof || v->dirty || v->memfd < 0)
-		return max_u64(now, v->retry_ns);
+	if (want_read || want_proof || v->dirty || v->memfd < 0) {
+		uint64_t at = max_u64(now, v->retry_ns);
+		if (v->dirty && v->changed_ns && v->memfd >= 0) {       /* settle */
+			uint64_t most = v->dirty_ns + max_u64(v->cost_ns, WAIT_MIN_NS);
+			uint64_t quiet = v->changed_ns + SETTLE_NS;
+			at = max_u64(at, quiet < most ? quiet : most);
+		}
+		return at;
+	}
 	/* Re-read a view in use before its snapshot expires, so that requests
 	 * rarely wait for it: at 3/4 of the maximum age, and no more often
 	 * than every 8 of its own capture times (a huge table, or churn). The
@@ -528,6 +547,9 @@ static void *run(void *arg)
 		for (unsigned i = 3; i < n; i++) {
 			struct view *v = pv[i];
 			if (pf[i].revents) {
+				v->changed_ns = mc_now_ns();
+				if (!v->dirty || !v->dirty_ns)
+					v->dirty_ns = v->changed_ns;
 				v->dirty = true;        /* the event is consumed: capture */
 				v->proves = false;
 			} else if (polled && v->proves && v->fresh_ns < t_b) {
