@@ -266,6 +266,9 @@ struct mc_snap *mc_snap_new(enum mc_format fmt, char *text, size_t len, bool val
 /* The same for a buffer's text (mmap'ed: no malloc on the read path);
  * @b is left empty either way. */
 struct mc_snap *mc_snap_from_buf(enum mc_format fmt, struct mc_buf *b, bool validated);
+/* A snapshot of @text that stays the caller's: it must outlive the
+ * snapshot's last reference, unchanged (mountcached's capture buffer). */
+struct mc_snap *mc_snap_borrow(enum mc_format fmt, const char *text, size_t len, bool validated);
 /* A zeroed snapshot header for a backend that fills it itself. */
 struct mc_snap *mc_snap_alloc(void);
 struct mc_snap *mc_snap_ref(struct mc_snap *s);

@@ -409,6 +409,42 @@ static void test_every_prefix(void **state)
 	free(text);
 }
 
+/* The line index (snapshot.c reads eight bytes a step) against a byte loop,
+ * on random texts of every length up to 300 whose bytes are drawn from all
+ * 256 values (newlines made common), so that a '\n' falls at every place
+ * in a word and next to every other byte, with and without a final '\n'. */
+static void test_line_index(void **state)
+{
+	(void)state;
+	srand(7);
+	for (int round = 0; round < 3000; round++) {
+		size_t len = (size_t)round % 301;
+		char *text = malloc(len + 1);
+		assert_non_null(text);
+		for (size_t i = 0; i < len; i++)
+			text[i] = (char)(rand() % 4 == 0 ? '\n' : rand() % 256);
+		struct mc_snap *s = mc_snap_new(MC_MOUNTINFO, text, len, true);
+		assert_non_null(s);
+		const uint32_t *l = mc_snap_lines(s);
+		assert_non_null(l);
+		size_t n = 0, start = 0;
+		for (size_t i = 0; i < len; i++)
+			if (text[i] == '\n') {
+				n++;
+				assert_true(n <= l[0]);
+				assert_int_equal(l[n], i + 1);
+				start = i + 1;
+			}
+		if (start < len) {
+			n++;
+			assert_true(n <= l[0]);
+			assert_int_equal(l[n], len);
+		}
+		assert_int_equal(l[0], n);
+		mc_snap_unref(s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_huge_line),
 		cmocka_unit_test(test_empty_input),
 		cmocka_unit_test(test_every_prefix),
+		cmocka_unit_test(test_line_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
