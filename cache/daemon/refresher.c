@@ -87,6 +87,7 @@ struct view {
 	uint64_t retry_ns;                      /* no capture before this (after a torn one) */
 	size_t size_hint;
 	struct mc_buf cbuf;                     /* capture_once()'s, reused */
+	struct mc_buf pbuf;                     /* the published text, if a capture's; or len 0 */
 	/* shared */
 	int memfd;
 	uint64_t gen, len;
@@ -106,7 +107,7 @@ static struct view *views;                      /* shared */
 static unsigned nviews;                         /* shared */
 static int efd = -1;                            /* wakes the refresher */
 static struct {                                 /* shared */
-	unsigned long captures, ahead, waited, churning, unvalidated, proofs;
+	unsigned long captures, unchanged, ahead, waited, churning, unvalidated, proofs;
 	uint64_t refresh_ns_total, refresh_ns_max;
 } rst;
 static char incr_text[1024];                    /* shared: incremental.c's stats */
@@ -284,9 +285,9 @@ void mcd_refresher_stats(char *buf, size_t size)
 	pthread_mutex_lock(&mu);
 	double avg = rst.captures ? rst.refresh_ns_total / 1e3 / rst.captures : 0;
 	snprintf(buf, size,
-		 "views %u\ncaptures %lu\nahead %lu\nrefresh_avg_us %.1f\nrefresh_max_us %.1f\n"
+		 "views %u\ncaptures %lu\nunchanged %lu\nahead %lu\nrefresh_avg_us %.1f\nrefresh_max_us %.1f\n"
 		 "waited %lu\nchurning %lu\nunvalidated %lu\nproofs %lu\n%s",
-		 nviews, rst.captures, rst.ahead, avg, rst.refresh_ns_max / 1e3, rst.waited,
+		 nviews, rst.captures, rst.unchanged, rst.ahead, avg, rst.refresh_ns_max / 1e3, rst.waited,
 		 rst.churning, rst.unvalidated, rst.proofs, incr_text);
 	pthread_mutex_unlock(&mu);
 }
@@ -366,7 +367,9 @@ static int seal(struct mc_snap *s)
 	return fd;
 }
 
-static void publish(struct view *v, struct mc_snap *s, uint64_t t0, uint64_t dt, bool ahead)
+/* Returns whether @s went out in a new memfd. @same: a text capture that
+ * found the published bytes (s->gen is the published one's). */
+static bool publish(struct view *v, struct mc_snap *s, uint64_t t0, uint64_t dt, bool ahead, bool same)
 {
 	pthread_mutex_lock(&mu);
 	uint64_t gen = v->gen;
@@ -376,7 +379,7 @@ static void publish(struct view *v, struct mc_snap *s, uint64_t t0, uint64_t dt,
 		pthread_mutex_lock(&mu);
 		v->gone = true;                         /* no memory: the clients read the kernel */
 		pthread_mutex_unlock(&mu);
-		return;
+		return false;
 	}
 	pthread_mutex_lock(&mu);
 	int old = -1;
@@ -394,8 +397,9 @@ static void publish(struct view *v, struct mc_snap *s, uint64_t t0, uint64_t dt,
 	v->fresh_ns = max_u64(v->fresh_ns, t0);
 	v->cost_ns = dt;
 	v->torn_streak = 0;
-	if (fd >= 0) {
+	if (fd >= 0 || same) {
 		rst.captures++;
+		rst.unchanged += same;
 		rst.refresh_ns_total += dt;
 		if (dt > rst.refresh_ns_max)
 			rst.refresh_ns_max = dt;
@@ -404,6 +408,7 @@ static void publish(struct view *v, struct mc_snap *s, uint64_t t0, uint64_t dt,
 	pthread_mutex_unlock(&mu);
 	if (old >= 0)
 		close(old);
+	return fd >= 0;
 }
 
 /* Bring @v up to date: incremental.c where it serves, else one text
@@ -412,15 +417,38 @@ static void refresh(struct view *v, bool force, bool ahead)
 {
 	uint64_t t0 = mc_now_ns();
 	struct mc_snap *s = NULL;
+	bool text = false, same = false;
 	int r = v->incr ? mcd_incr_snapshot(v->fmt, force, &s) : -EOPNOTSUPP;
-	if (r < 0)
+	if (r < 0) {
 		r = capture_once(v, &s);
+		text = true;
+	}
 	uint64_t now = mc_now_ns(), dt = now - t0;
 	if (r == 0) {
 		v->dirty = false;
 		v->changed_ns = v->dirty_ns = 0;
 		v->proves = !v->incr;   /* incremental views are proved by incremental.c */
-		publish(v, s, t0, dt, ahead);
+		/* The same bytes as the published snapshot (a re-read ahead of
+		 * expiry, a burst that ended where it began): the capture is
+		 * a proof, and clients keep the mapping they hold instead of
+		 * mapping (and later unmapping) a new copy of it. pbuf holds
+		 * the published text exactly when it came from a capture; a
+		 * memcmp() is ~1% of the read it follows. */
+		if (text && v->pbuf.data && v->pbuf.len == s->len && memcmp(v->pbuf.data, s->text, s->len) == 0) {
+			pthread_mutex_lock(&mu);
+			s->gen = v->gen;
+			same = v->memfd >= 0;
+			pthread_mutex_unlock(&mu);
+		}
+		if (publish(v, s, t0, dt, ahead, same)) {
+			if (text) {             /* the published text is now pbuf's */
+				struct mc_buf t = v->pbuf;
+				v->pbuf = v->cbuf;
+				v->cbuf = t;
+			} else {
+				v->pbuf.len = 0;
+			}
+		}
 		mc_snap_unref(s);
 		return;
 	}
@@ -493,6 +521,7 @@ static void reap(void)
 		if (v->memfd >= 0)
 			close(v->memfd);
 		mc_buf_free(&v->cbuf);
+		mc_buf_free(&v->pbuf);
 		free(v);
 		nviews--;
 	}

@@ -2,7 +2,7 @@
  * mkmounts' namespace; it changes mounts and must never touch the host.
  *
  *   churn [--early P] [--late Q] [--burst K] [--pause-us U] [--seconds S]
- *         [--count C] [--hold-us H]
+ *         [--count C] [--hold-us H] [--net]
  *
  * P and Q default to $MC_FIXTURE_EARLY and $MC_FIXTURE_LATE; K=50, U=2000,
  * S=5 (0: no time limit), C=0 (no cycle limit), H=0.  One cycle:
@@ -18,6 +18,10 @@
  * the namespace lock), so one read seeing both is very rare (0 torn of
  * 1,500 kernel reads at 5,000 mounts); sleeping between steps lets every
  * state live long enough to be seen (H=100: 6-9% of reads torn).
+ * --net: every other burst ends by mounting one more tmpfs on Q, and the
+ * next by unmounting it, as a container's start and stop leave the table
+ * changed; without it every burst ends where it began (for the benches,
+ * whose watchers would otherwise see the same table after every burst).
  * Stops after S seconds, C cycles or SIGTERM/SIGINT, always between cycles,
  * leaving P read-only and Q unmounted; prints "churn: N cycles" to stderr.
  * Exit: 0 done; 1 a mount call failed; 2 usage.
@@ -99,7 +103,7 @@ static double now(void)
 static void __attribute__((noreturn)) usage(void)
 {
 	fputs("usage: churn [--early P] [--late Q] [--burst K] [--pause-us U] "
-	      "[--seconds S] [--count C] [--hold-us H]\n", stderr);
+	      "[--seconds S] [--count C] [--hold-us H] [--net]\n", stderr);
 	exit(2);
 }
 
@@ -125,11 +129,13 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "hold-us", required_argument, NULL, 'h' },
+		{ "net", no_argument, NULL, 'n' },
 		{ 0 }
 	};
 	const char *p = getenv("MC_FIXTURE_EARLY"), *q = getenv("MC_FIXTURE_LATE");
 	long burst = 50, pause_us = 2000, seconds = 5, count = 0, hold_us = 0;
 	long cycles = 0;
+	int net = 0, stacked = 0;
 	struct sigaction sa = { .sa_handler = on_signal };
 	double end;
 	int opt, rc = 0;
@@ -143,6 +149,7 @@ int main(int argc, char **argv)
 		case 's': seconds = number(optarg); break;
 		case 'c': count = number(optarg); break;
 		case 'h': hold_us = number(optarg); break;
+		case 'n': net = 1; break;
 		default: usage();
 		}
 	}
@@ -164,12 +171,21 @@ int main(int argc, char **argv)
 			if (++cycles == count || (seconds && now() >= end))
 				stop = 1;
 		}
+		if (net && rc == 0) {
+			if (!stacked && mount("churn-net", q, "tmpfs", 0, "size=64k") < 0)
+				rc = 1, fail("mount tmpfs on", q);
+			else if (stacked && umount2(q, 0) < 0)
+				rc = 1, fail("umount", q);
+			else
+				stacked = !stacked;
+		}
 		if (!stop && rc == 0)
 			usleep(pause_us);	/* EINTR on a signal: fine */
 	}
 
-	/* After a failure mid-cycle, put things back the way readers expect. */
-	if (rc && (clear_late(q) < 0 || set_early(p, 1) < 0))
+	/* After a failure mid-cycle, put things back the way readers expect;
+	 * --net's last mount, if any, goes too. */
+	if ((rc || stacked) && (clear_late(q) < 0 || set_early(p, 1) < 0))
 		rc = 1;
 	fprintf(stderr, "churn: %ld cycles\n", cycles);
 	return rc;
