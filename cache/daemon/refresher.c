@@ -35,7 +35,8 @@
  *
  * Ownership. The view list and the fields marked "shared" are under mu.
  * mfd and m_since belong to the answering loop; rfd, dirty, proves,
- * retry_ns to the refresher. Only the refresher frees a view (one the
+ * retry_ns, changed_ns, dirty_ns, size_hint and the buffers cbuf and pbuf
+ * to the refresher. Only the refresher frees a view (one the
  * answering loop marked drop), so its pointer stays valid while it
  * captures without the lock. */
 #include <errno.h>
@@ -61,11 +62,15 @@
 /* A change comes in a burst (a container's start mounts 10-30 things back
  * to back): a capture begun at its first event is torn by the next one and
  * costs a whole kernel read for nothing. So a view made dirty by its own
- * poll() is captured only once it has been quiet for SETTLE_NS, or once
- * one capture's time (at least WAIT_MIN_NS) has passed since the first
- * change, whichever comes first: a request then waits at most about two
- * reads, as before. */
+ * poll() is captured only once it has been quiet for SETTLE_NS (or one
+ * capture's time, if that is shorter, but at least SETTLE_MIN_NS), or once
+ * one capture's time (at least WAIT_MIN_NS, at most SETTLE_MAX_NS) has
+ * passed since the burst's first change, whichever comes first: a request
+ * then waits at most about two reads, as before. After a torn capture the
+ * view is retried as before (retry_ns), with no settling. */
 #define SETTLE_NS (1u * 1000000u)
+#define SETTLE_MIN_NS (100u * 1000u)
+#define SETTLE_MAX_NS (WAIT_MAX_NS / 4)
 /* After this many torn captures in a row a request is told "churning" at
  * once: one more kernel read's wait would most likely end the same way,
  * and the client would pay two reads' time instead of one. */
@@ -87,7 +92,8 @@ struct view {
 	uint64_t retry_ns;                      /* no capture before this (after a torn one) */
 	size_t size_hint;
 	struct mc_buf cbuf;                     /* capture_once()'s, reused */
-	struct mc_buf pbuf;                     /* the published text, if a capture's; or len 0 */
+	struct mc_buf pbuf;                     /* the published text, if pbuf_valid */
+	bool pbuf_valid;                        /* the published memfd came from a text capture */
 	/* shared */
 	int memfd;
 	uint64_t gen, len;
@@ -434,19 +440,19 @@ static void refresh(struct view *v, bool force, bool ahead)
 		 * mapping (and later unmapping) a new copy of it. pbuf holds
 		 * the published text exactly when it came from a capture; a
 		 * memcmp() is ~1% of the read it follows. */
-		if (text && v->pbuf.data && v->pbuf.len == s->len && memcmp(v->pbuf.data, s->text, s->len) == 0) {
+		if (text && v->pbuf_valid && v->pbuf.len == s->len && memcmp(v->pbuf.data, s->text, s->len) == 0) {
 			pthread_mutex_lock(&mu);
-			s->gen = v->gen;
 			same = v->memfd >= 0;
+			if (same)
+				s->gen = v->gen;
 			pthread_mutex_unlock(&mu);
 		}
 		if (publish(v, s, t0, dt, ahead, same)) {
+			v->pbuf_valid = text;
 			if (text) {             /* the published text is now pbuf's */
 				struct mc_buf t = v->pbuf;
 				v->pbuf = v->cbuf;
 				v->cbuf = t;
-			} else {
-				v->pbuf.len = 0;
 			}
 		}
 		mc_snap_unref(s);
@@ -465,8 +471,8 @@ static void refresh(struct view *v, bool force, bool ahead)
 	v->dirty = true;
 	v->proves = false;
 	v->retry_ns = now + max_u64(dt / 4, PAUSE_MIN_NS);
-	if (r > 0)              /* torn: a change just came, the burst goes on */
-		v->changed_ns = v->dirty_ns = now;
+	if (r > 0)              /* torn: retried at retry_ns, not settled again */
+		v->changed_ns = 0;
 }
 
 /* When @v next needs work (UINT64_MAX: not until something happens);
@@ -488,8 +494,10 @@ static uint64_t due_at(const struct view *v, uint64_t now, bool *ret_force, bool
 	if (want_read || want_proof || v->dirty || v->memfd < 0) {
 		uint64_t at = max_u64(now, v->retry_ns);
 		if (v->dirty && v->changed_ns && v->memfd >= 0) {       /* settle */
-			uint64_t most = v->dirty_ns + max_u64(v->cost_ns, WAIT_MIN_NS);
-			uint64_t quiet = v->changed_ns + SETTLE_NS;
+			uint64_t cost = max_u64(v->cost_ns, WAIT_MIN_NS);
+			uint64_t most = v->dirty_ns + (cost < SETTLE_MAX_NS ? cost : SETTLE_MAX_NS);
+			uint64_t q = max_u64(v->cost_ns, SETTLE_MIN_NS);
+			uint64_t quiet = v->changed_ns + (q < SETTLE_NS ? q : SETTLE_NS);
 			at = max_u64(at, quiet < most ? quiet : most);
 		}
 		return at;
@@ -607,7 +615,15 @@ static void *run(void *arg)
 			pthread_mutex_lock(&mu);
 			uint64_t due = due_at(v, now, &force, &ahead);
 			bool proof_only = due == now && !force && !v->incr && v->proves && !v->dirty;
+			bool idle = v->gone || v->drop || now - v->used_ns >= ACTIVE_NS;
 			pthread_mutex_unlock(&mu);
+			/* A view nobody asks for keeps no capture buffers (two
+			 * tables' worth): its next capture starts afresh. */
+			if (idle && (v->cbuf.cap || v->pbuf.cap)) {
+				mc_buf_free(&v->cbuf);
+				mc_buf_free(&v->pbuf);
+				v->pbuf_valid = false;
+			}
 			if (due > now || proof_only)
 				continue;
 			refresh(v, force, ahead);

@@ -22,6 +22,8 @@
  * next by unmounting it, as a container's start and stop leave the table
  * changed; without it every burst ends where it began (for the benches,
  * whose watchers would otherwise see the same table after every burst).
+ * Not for tearcheck: Q stays mounted through every other burst, and its
+ * rule ("Q mounted and P rw" is torn) would then flag whole tables.
  * Stops after S seconds, C cycles or SIGTERM/SIGINT, always between cycles,
  * leaving P read-only and Q unmounted; prints "churn: N cycles" to stderr.
  * Exit: 0 done; 1 a mount call failed; 2 usage.
