@@ -319,11 +319,26 @@ if [[ " $sizes " == *" 10000 "* ]] && [ "${BENCH_WATCHERS:-1}" != 0 ]; then
 	echo "== watchers, 10000 mounts"
 	"$ROOT/bench/watchers.sh" --mounts 10000 >"$OUT/watchers.txt" 2>&1 || echo "bench: watchers failed" >&2
 fi
+# The daemon's CPU for one mount change, text and incremental, at 10,000
+# and 50,000 mounts (bench/incr.sh, about 20 s; BENCH_INCR=0 leaves it
+# out).
+if [ "${BENCH_INCR:-1}" != 0 ]; then
+	for n in 10000 50000; do
+		[[ " $sizes " == *" $n "* ]] || continue
+		echo "== daemon CPU per change, $n mounts"
+		MC_BUILD=$B CHANGES=$([ "$n" -ge 50000 ] && echo 20 || echo 40) "$ROOT/bench/incr.sh" "$n" \
+			>>"$OUT/incr.txt" 2>&1 || echo "bench: incr failed" >&2
+	done
+fi
 {
 	echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); matrix took $((SECONDS - t0)) s"
 	echo "one system call (raw getppid) costs $(syscall_cost) us on this machine (after the matrix)"
 } >>"$OUT/env.txt"
 "$PY" "$ROOT/bench/report.py" "$OUT" "$RESULTS" | tee "$RESULTS/bench.txt"
+if [ -s "$OUT/incr.txt" ]; then
+	{ echo; echo "== the daemon's CPU for one mount change, each change alone (bench/incr.sh)"; cat "$OUT/incr.txt"; } |
+		tee -a "$RESULTS/bench.txt"
+fi
 if [ -s "$OUT/watchers.txt" ]; then
 	{ echo; echo "== mount watchers (bench/watchers.sh; results/watchers.tsv)"; cat "$OUT/watchers.txt"; } |
 		tee -a "$RESULTS/bench.txt"
