@@ -615,7 +615,8 @@ static void *run(void *arg)
 			pthread_mutex_lock(&mu);
 			uint64_t due = due_at(v, now, &force, &ahead);
 			bool proof_only = due == now && !force && !v->incr && v->proves && !v->dirty;
-			bool idle = v->gone || v->drop || now - v->used_ns >= ACTIVE_NS;
+			/* (used_ns may be a request's arrival after our now) */
+			bool idle = v->gone || v->drop || (now > v->used_ns && now - v->used_ns >= ACTIVE_NS);
 			pthread_mutex_unlock(&mu);
 			/* A view nobody asks for keeps no capture buffers (two
 			 * tables' worth): its next capture starts afresh. */
