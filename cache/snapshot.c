@@ -115,9 +115,6 @@ void mc_snap_unref(struct mc_snap *s)
 	mc_zfree(s, sizeof *s);
 }
 
-/* Built without a lock (reads may come from signal handlers) and
- * published with a CAS; a thread that loses the race unmaps its copy. A
- * failure is remembered (LINES_NONE): the text is walked instead. */
 /* The end of each line (just past its '\n') into @out, if not NULL;
  * returns how many '\n' @p holds. Eight bytes a step: a memchr() per line
  * cost ~100 ns of set-up each, 2 ms for a table of 10,000 mounts walked
@@ -152,6 +149,9 @@ static size_t newlines(const char *p, size_t len, uint32_t *out)
 	return n;
 }
 
+/* Built without a lock (reads may come from signal handlers) and
+ * published with a CAS; a thread that loses the race unmaps its copy. A
+ * failure is remembered (LINES_NONE): the text is walked instead. */
 const uint32_t *mc_snap_lines(struct mc_snap *s)
 {
 	uint32_t *l = __atomic_load_n(&s->lines, __ATOMIC_ACQUIRE);

@@ -123,6 +123,11 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 static void wake_refresher(void)
 {
 	uint64_t one = 1;
@@ -494,11 +499,9 @@ static uint64_t due_at(const struct view *v, uint64_t now, bool *ret_force, bool
 	if (want_read || want_proof || v->dirty || v->memfd < 0) {
 		uint64_t at = max_u64(now, v->retry_ns);
 		if (v->dirty && v->changed_ns && v->memfd >= 0) {       /* settle */
-			uint64_t cost = max_u64(v->cost_ns, WAIT_MIN_NS);
-			uint64_t most = v->dirty_ns + (cost < SETTLE_MAX_NS ? cost : SETTLE_MAX_NS);
-			uint64_t q = max_u64(v->cost_ns, SETTLE_MIN_NS);
-			uint64_t quiet = v->changed_ns + (q < SETTLE_NS ? q : SETTLE_NS);
-			at = max_u64(at, quiet < most ? quiet : most);
+			uint64_t most = v->dirty_ns + min_u64(max_u64(v->cost_ns, WAIT_MIN_NS), SETTLE_MAX_NS);
+			uint64_t quiet = v->changed_ns + min_u64(max_u64(v->cost_ns, SETTLE_MIN_NS), SETTLE_NS);
+			at = max_u64(at, min_u64(quiet, most));
 		}
 		return at;
 	}
@@ -515,6 +518,14 @@ static uint64_t due_at(const struct view *v, uint64_t now, bool *ret_force, bool
 	return UINT64_MAX;
 }
 
+/* The refresher's capture buffers of @v (two tables' worth), if any. */
+static void free_buffers(struct view *v)
+{
+	mc_buf_free(&v->cbuf);
+	mc_buf_free(&v->pbuf);
+	v->pbuf_valid = false;
+}
+
 /* Called with mu held: free the views the answering loop let go of. */
 static void reap(void)
 {
@@ -528,8 +539,7 @@ static void reap(void)
 		close(v->rfd);
 		if (v->memfd >= 0)
 			close(v->memfd);
-		mc_buf_free(&v->cbuf);
-		mc_buf_free(&v->pbuf);
+		free_buffers(v);
 		free(v);
 		nviews--;
 	}
@@ -620,11 +630,8 @@ static void *run(void *arg)
 			pthread_mutex_unlock(&mu);
 			/* A view nobody asks for keeps no capture buffers (two
 			 * tables' worth): its next capture starts afresh. */
-			if (idle && (v->cbuf.cap || v->pbuf.cap)) {
-				mc_buf_free(&v->cbuf);
-				mc_buf_free(&v->pbuf);
-				v->pbuf_valid = false;
-			}
+			if (idle && (v->cbuf.cap || v->pbuf.cap))
+				free_buffers(v);
 			if (due > now || proof_only)
 				continue;
 			refresh(v, force, ahead);
