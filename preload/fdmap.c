@@ -259,6 +259,10 @@ void mc_ofd_atfork_prepare(void)
 {
 	mc_views_lock_all();
 	pthread_mutex_lock(&fd_lock);
+	/* The child will share every slot: their hit paths lock from now on
+	 * (mc_slot_lock_hot). Never undone: a fork that fails costs locks. */
+	for (struct mc_ofd *o = all_ofds; o; o = o->all_next)
+		__atomic_store_n(&o->slot->forked, 1, __ATOMIC_RELAXED);
 	mc_snap_atfork_prepare();
 }
 

@@ -48,7 +48,7 @@ int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz,
 
 	if (o->fmt != MC_MOUNTS || bufsiz <= 0)
 		return -EINVAL;
-	mc_slot_lock(s);
+	bool locked = mc_slot_lock_hot(s);
 	int64_t pos = s->pos;
 	const struct mc_mntimg *img;
 	const struct mc_ment *e;
@@ -65,6 +65,6 @@ int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz,
 	} else {
 		r = getmntent_slow(o, pos, mp, buf, bufsiz, may_block);
 	}
-	mc_slot_unlock(s);
+	mc_slot_unlock_hot(s, locked);
 	return r;
 }

@@ -156,6 +156,26 @@ ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcn
 	return n;
 }
 
+ssize_t mc_ofd_read_hit(struct mc_ofd *o, void *buf, size_t n)
+{
+	struct mc_slot *s = o->slot;
+	ssize_t r = MC_OFD_BLOCKS;
+
+	bool locked = mc_slot_lock_hot(s);
+	int64_t pos = s->pos;
+	/* mc_ofd_read()'s path for exactly this case: no kernel offset to
+	 * follow, not a pass start (no identity check, no snapshot to take),
+	 * not the kernel's pass. */
+	if (n && s->kpos < 0 && !s->kernel_pass && mc_ofd_continues(o, pos)) {
+		struct iovec iov = { buf, n };
+		r = (ssize_t)snap_read(o, &iov, 1, pos, n);
+		if (r > 0)
+			s->pos = s->read_pos = pos + r;
+	}
+	mc_slot_unlock_hot(s, locked);
+	return r;
+}
+
 ssize_t mc_ofd_read_nested(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcnt, off_t off)
 {
 	struct mc_slot *s = o->slot;

@@ -7,6 +7,8 @@
 #include "preload.h"
 #include "seqfile.h"
 
+#include <sys/single_threaded.h>
+
 /* ---- slot.c: the shared part of a description ---------------------------
  * The kernel keeps one file position per open file description, shared by
  * every fd that dup() made and by parent and child after fork(). So do we:
@@ -20,6 +22,7 @@ struct mc_slot {
 	int32_t kernel_pass;            /* the last read was the kernel's */
 	uint64_t gen;                   /* of the snapshot the offsets refer to */
 	int refs;                       /* processes holding it, atomic */
+	int forked;                     /* a fork() may have shared it */
 } __attribute__((aligned(128)));
 
 /* A fresh slot (offsets 0, one reference), or NULL. Under fd_lock. */
@@ -41,6 +44,26 @@ static inline void mc_slot_lock(struct mc_slot *s)
 static inline void mc_slot_unlock(struct mc_slot *s)
 {
 	__atomic_store_n(&s->owner, 0, __ATOMIC_RELEASE);
+}
+/* For the per-line hit paths (getline, getmntent): the lock, or nothing
+ * when nobody else can take it: the process has one thread (glibc's
+ * __libc_single_threaded) and no fork() has happened since the slot was
+ * made (a child shares the slot; fork.c marks every slot before one, and
+ * only this thread could fork). The atomic was half of a line's cost.
+ * Returns whether it locked, for mc_slot_unlock_hot(). */
+extern bool mc_fork_nested;             /* a fork() we could not mark slots for */
+static inline bool mc_slot_lock_hot(struct mc_slot *s)
+{
+	if (__libc_single_threaded && !__atomic_load_n(&s->forked, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(&mc_fork_nested, __ATOMIC_RELAXED))
+		return false;
+	mc_slot_lock(s);
+	return true;
+}
+static inline void mc_slot_unlock_hot(struct mc_slot *s, bool locked)
+{
+	if (locked)
+		mc_slot_unlock(s);
 }
 
 /* ---- fdmap.c: descriptions, and which fd numbers hold them -------------- */

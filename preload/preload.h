@@ -56,6 +56,9 @@ struct mc_real {
 	struct mntent *(*getmntent)(FILE *);
 	struct mntent *(*getmntent_r)(FILE *, struct mntent *, char *, int);
 	struct mntent *(*__getmntent_r)(FILE *, struct mntent *, char *, int);
+	ssize_t (*getline)(char **, size_t *, FILE *);
+	ssize_t (*getdelim)(char **, size_t *, int, FILE *);
+	ssize_t (*__getdelim)(char **, size_t *, int, FILE *);
 	int (*endmntent)(FILE *);
 	int (*mount)(const char *, const char *, const char *, unsigned long, const void *);
 	int (*umount)(const char *);
@@ -190,6 +193,17 @@ blksize_t mc_ofd_blksize(const struct mc_ofd *o);
  * MC_GETMNTENT_BLOCKS: ask again with @may_block, cancellation disabled. */
 #define MC_GETMNTENT_BLOCKS 2
 int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz, bool may_block);
+/* A read that continues a served pass: at most @n bytes into @buf, with no
+ * system call and nothing that can block or be cancelled (no guard
+ * needed). MC_OFD_BLOCKS: anything else (a new pass, the kernel's pass,
+ * a shared kernel offset): use mc_ofd_read(). */
+#define MC_OFD_BLOCKS ((ssize_t)INT_MIN + 1)
+ssize_t mc_ofd_read_hit(struct mc_ofd *o, void *buf, size_t n);
+/* getdelim() on one of our streams, by glibc's rules (stream.c). Returns
+ * what getdelim() returns, errno set on -1, or MC_STREAM_GLIBC: call
+ * glibc's. */
+#define MC_STREAM_GLIBC (-2)
+ssize_t mc_stream_getdelim(FILE *fp, char **lineptr, size_t *n, int delim);
 /* The kernel's offset of @fd set to ours (before the kernel reads it
  * itself), and ours taken from the kernel's (after). */
 void mc_fd_sync_kernel(int fd);

@@ -7,8 +7,11 @@
  * the same bytes in the same pieces. See fs/seq_file.c: seq_read_iter(),
  * traverse().
  *
- * Cost: with a line index, two binary searches per read (the window's
- * first line, and its last); without one, a memchr per line. */
+ * Cost: with a line index, a read that continues where the last one ended
+ * finds the window's first line from a hint and its last by galloping
+ * ahead (~log2 of the lines it covers: 4-5 steps for stdio's 1 KiB reads,
+ * where two binary searches over 10,000 lines were 24% of a getline pass);
+ * anywhere else, a binary search. Without an index, a memchr per line. */
 #include <string.h>
 
 #include "seqfile.h"
@@ -17,6 +20,7 @@ void mc_seq_init(struct mc_seq *q)
 {
 	q->kend = 0;
 	q->bufsize = MC_SEQ_PAGE;
+	q->kline = 0;
 }
 
 static size_t line_end(const struct mc_seq_text *t, size_t from)
@@ -33,12 +37,14 @@ struct cursor {
 	size_t i;                       /* with lines: the next line */
 };
 
-static void cursor_at(struct cursor *c, const struct mc_seq_text *t, size_t from)
+static void cursor_at(struct cursor *c, const struct mc_seq_text *t, size_t from, uint32_t hint)
 {
 	const uint32_t *lines = t->lines;
 	c->t = t;
 	c->i = 1;
-	if (lines) {                    /* the first line that ends past @from */
+	if (lines && hint >= 1 && hint <= lines[0] && lines[hint] == from) {
+		c->i = (size_t)hint + 1;        /* line @hint ends at @from */
+	} else if (lines && from > 0) { /* the first line that ends past @from */
 		size_t lo = 1, hi = (size_t)lines[0] + 1;
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
@@ -75,10 +81,18 @@ static size_t ends_count(const struct mc_seq_text *t)
 }
 
 /* The first k in [lo, n] whose line ends at least @x bytes past @at (all
- * of them end past @at), or n + 1. */
+ * of them end past @at), or n + 1: galloping from @lo (the answer is a few
+ * lines on), then a binary search between the last two probes. */
 static size_t first_end_from(const struct mc_seq_text *t, size_t lo, size_t n, size_t at, size_t x)
 {
-	size_t hi = n + 1;
+	size_t hi = lo, step = 1;
+	while (hi <= n && end_of(t, hi) - at < x) {
+		lo = hi + 1;
+		hi += step;
+		step <<= 1;
+	}
+	if (hi > n)
+		hi = n + 1;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (end_of(t, mid) - at < x)
@@ -94,8 +108,9 @@ static size_t first_end_from(const struct mc_seq_text *t, size_t lo, size_t n, s
  * so far are fewer than @remaining and the next line still ends inside
  * the buffer. One binary search instead of a step per line. */
 static size_t window_end(const struct mc_seq_text *t, size_t k, size_t first, size_t at,
-			 size_t remaining, size_t bufsize)
+			 size_t remaining, size_t bufsize, size_t *ret_line)
 {
+	*ret_line = k;
 	if (first - at >= remaining)
 		return first;
 	size_t n = ends_count(t);
@@ -103,6 +118,7 @@ static size_t window_end(const struct mc_seq_text *t, size_t k, size_t first, si
 	size_t f = first_end_from(t, k, n, at, x);       /* > k: first - at < x */
 	if (f > n || end_of(t, f) - at >= bufsize)
 		f--;                    /* the text's end, or a line past the buffer */
+	*ret_line = f;
 	return end_of(t, f);
 }
 
@@ -122,7 +138,7 @@ static void traverse(struct mc_seq *q, const struct mc_seq_text *t, int64_t pos)
 	q->kend = 0;
 	if (pos == 0)
 		return;
-	cursor_at(&c, t, 0);
+	cursor_at(&c, t, 0, 0);
 	while (at < t->len) {
 		size_t e = cursor_next(&c, at);
 		fit(q, e - at);
@@ -152,13 +168,13 @@ size_t mc_seq_read(struct mc_seq *q, const struct mc_seq_text *t, int64_t pos, i
 	size_t at = (size_t)q->kend, remaining = want - copied;
 	if (q->kend < pos || at >= t->len)
 		return copied;                  /* end of file */
-	cursor_at(&c, t, at);
-	size_t k = c.i;
+	cursor_at(&c, t, at, q->kline);
+	size_t k = c.i, line = 0;
 	size_t end = cursor_next(&c, at);       /* one record, whatever its size */
 	fit(q, end - at);
 	size_t count = end - at;
 	if (t->lines) {
-		end = window_end(t, k, end, at, remaining, q->bufsize);
+		end = window_end(t, k, end, at, remaining, q->bufsize, &line);
 		count = end - at;
 	} else {
 		while (end < t->len && count < remaining) {
@@ -170,5 +186,6 @@ size_t mc_seq_read(struct mc_seq *q, const struct mc_seq_text *t, int64_t pos, i
 		}
 	}
 	q->kend = (int64_t)end;
+	q->kline = (uint32_t)line;
 	return copied + (count < remaining ? count : remaining);
 }

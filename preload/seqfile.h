@@ -17,6 +17,8 @@ struct mc_seq {
 					 * [pos, kend) are rendered, not copied */
 	uint32_t bufsize;               /* its buffer: one page, doubled for a
 					 * line that does not fit */
+	uint32_t kline;                 /* a hint: the line index's number of the
+					 * line ending at kend (checked before use) */
 };
 
 /* The text served, with its line index when it has one: lines[0] is the

@@ -47,6 +47,7 @@ struct mc_slot *mc_slot_alloc(void)
 				s->kernel_pass = 0;
 				s->gen = 0;
 				s->refs = 1;
+				s->forked = 0;
 				return s;
 			}
 		}

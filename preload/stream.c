@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <sys/stat.h>
 
 #include "preload.h"
@@ -43,7 +44,7 @@ static unsigned streams_gen;
  * a __tls_get_addr() call. */
 static __thread struct {
 	FILE *fp;
-	struct mc_ofd *o;
+	struct cookie *k;
 	unsigned gen;
 } last_lookup __attribute__((tls_model("initial-exec")));
 
@@ -85,19 +86,24 @@ static struct cookie *stream_find(FILE *fp, bool remove)
 	return NULL;
 }
 
-struct mc_ofd *mc_stream_ofd(FILE *fp)
+static struct cookie *stream_lookup(FILE *fp)
 {
 	unsigned gen = __atomic_load_n(&streams_gen, __ATOMIC_ACQUIRE);
 	if (likely(last_lookup.fp == fp && last_lookup.gen == gen && fp))
-		return last_lookup.o;
+		return last_lookup.k;
 	struct cookie *k = stream_find(fp, false);
-	struct mc_ofd *o = k ? k->o : NULL;
-	if (o) {
+	if (k && k->o) {
 		last_lookup.fp = fp;
-		last_lookup.o = o;
+		last_lookup.k = k;
 		last_lookup.gen = gen;
 	}
-	return o;
+	return k;
+}
+
+struct mc_ofd *mc_stream_ofd(FILE *fp)
+{
+	struct cookie *k = stream_lookup(fp);
+	return k ? k->o : NULL;
 }
 
 /* Unregister and drop the description; the cookie itself stays (glibc may
@@ -200,6 +206,121 @@ static int c_close(void *c)
 	 * would act on a pending cancel half-way through fclose(). */
 	mc_fd_forget(fd);
 	return mc_sys_close(fd);
+}
+
+/* ---- getdelim ----------------------------------------------------------
+ * libmount (findmnt, mount, df, systemd, udisks2) reads the table with
+ * getline(). Through glibc each line takes the FILE lock (two atomics) and
+ * each buffer refill goes through the cookie's read, which disables and
+ * restores cancellation (two pthread_setcancelstate) around our read: at
+ * 10,000 mounts that was most of a served pass. Here the same steps as
+ * glibc 2.36's __getdelim and _IO_file_underflow, on the same FILE
+ * buffer, so that the bytes, the growth of *lineptr, the stream's flags,
+ * ftell() and the fd's offset are what glibc leaves; what is skipped is
+ * the lock where the process has one thread (nobody to exclude) and the
+ * cancellation dance for a refill that continues a pass (no system call,
+ * nothing that blocks: mc_ofd_read_hit). Anything glibc does differently
+ * (ungetc's backup area, markers, a wide or line-buffered or unbuffered
+ * stream, a sticky error or end, no buffer yet) is left to glibc. */
+
+/* glibc's FILE flags (libio.h, ABI since glibc 2.1) that bits/types/
+ * struct_FILE.h does not define. */
+#define MC_IO_UNBUFFERED 0x0002
+#define MC_IO_NO_READS 0x0004
+#define MC_IO_IN_BACKUP 0x0100
+#define MC_IO_LINE_BUF 0x0200
+#define MC_IO_CURRENTLY_PUTTING 0x0800
+
+/* _IO_file_underflow of a cookie stream with an empty buffer: one read of
+ * a buffer's worth. Returns 0 (a buffer full), or -1: end of file or an
+ * error, with the flag glibc sets. */
+static int refill(FILE *fp, struct cookie *k)
+{
+	char *base = fp->_IO_buf_base;
+	size_t size = (size_t)(fp->_IO_buf_end - base);
+	ssize_t n = MC_OFD_BLOCKS;
+
+	fp->_IO_read_base = fp->_IO_read_ptr = fp->_IO_read_end = base;
+	fp->_IO_write_base = fp->_IO_write_ptr = fp->_IO_write_end = base;
+	if (!k->kernel && !mc_busy) {
+		mc_busy = MC_BUSY_HOOK;
+		n = mc_ofd_read_hit(k->o, base, size);
+		mc_busy = 0;
+	}
+	if (n == MC_OFD_BLOCKS) {
+		int saved = errno;
+		n = c_read(k, base, size);      /* what glibc calls, errno and all */
+		if (n >= 0)
+			errno = saved;
+	}
+	if (n <= 0) {
+		fp->_flags |= n == 0 ? _IO_EOF_SEEN : _IO_ERR_SEEN;
+		fp->_offset = -1;               /* glibc: the offset cache is unset */
+		return -1;
+	}
+	fp->_IO_read_end += n;
+	if (fp->_offset != -1)
+		fp->_offset += n;
+	return 0;
+}
+
+ssize_t mc_stream_getdelim(FILE *fp, char **lineptr, size_t *n, int delim)
+{
+	struct cookie *k = lineptr && n ? stream_lookup(fp) : NULL;
+	if (!k || !k->o || k->kernel)
+		return MC_STREAM_GLIBC;
+	bool lock = !__libc_single_threaded && !(fp->_flags & _IO_USER_LOCK);
+	if (lock)
+		flockfile(fp);
+	ssize_t r = MC_STREAM_GLIBC;
+	if (!fp->_IO_buf_base || fp->_mode > 0 || fp->_markers || fp->_IO_save_base ||
+	    (fp->_flags & (_IO_EOF_SEEN | _IO_ERR_SEEN | MC_IO_NO_READS | MC_IO_IN_BACKUP | MC_IO_UNBUFFERED |
+			   MC_IO_LINE_BUF | MC_IO_CURRENTLY_PUTTING)))
+		goto out;
+	r = -1;
+	if (!*lineptr || *n == 0) {
+		*n = 120;
+		*lineptr = malloc(*n);
+		if (!*lineptr)
+			goto out;       /* ENOMEM, no flag */
+	}
+	if (fp->_mode == 0)
+		fp->_mode = -1;         /* __underflow's _IO_fwide(fp, -1) */
+	size_t len = (size_t)(fp->_IO_read_end - fp->_IO_read_ptr), cur = 0;
+	if (fp->_IO_read_ptr >= fp->_IO_read_end) {
+		if (refill(fp, k) < 0)
+			goto out;       /* end of file, or the read's errno */
+		len = (size_t)(fp->_IO_read_end - fp->_IO_read_ptr);
+	}
+	for (;;) {
+		char *t = memchr(fp->_IO_read_ptr, delim, len);
+		if (t)
+			len = (size_t)(t - fp->_IO_read_ptr) + 1;
+		size_t needed = cur + len + 1;
+		if (needed > *n) {
+			if (needed < 2 * *n)
+				needed = 2 * *n;        /* glibc: "be generous" */
+			char *p = realloc(*lineptr, needed);
+			if (!p) {
+				fp->_flags |= _IO_ERR_SEEN;
+				goto out;
+			}
+			*lineptr = p;
+			*n = needed;
+		}
+		memcpy(*lineptr + cur, fp->_IO_read_ptr, len);
+		fp->_IO_read_ptr += len;
+		cur += len;
+		if (t || refill(fp, k) < 0)
+			break;
+		len = (size_t)(fp->_IO_read_end - fp->_IO_read_ptr);
+	}
+	(*lineptr)[cur] = '\0';
+	r = (ssize_t)cur;
+out:
+	if (lock)
+		funlockfile(fp);
+	return r;
 }
 
 bool mc_stream_mode(const char *mode, int *ret_flags)

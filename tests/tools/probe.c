@@ -59,6 +59,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #ifndef RWF_NOWAIT
 #define RWF_NOWAIT 0x08
@@ -1411,6 +1412,131 @@ static void scen_stdio(void)
 	stdio_freopen("freopen.null", self_path[MI], true, NULL, MI);
 }
 
+/* ---- scenario: getline -------------------------------------------------- */
+
+/* Every line with a buffer of @start bytes (0: NULL), as glibc grows it:
+ * the capacity a line leaves depends on where stdio's buffer edges cut it,
+ * so the sequence of capacities is digested beside the bytes. */
+static const char *getline_caps(FILE *fp, enum fmt f, size_t start)
+{
+	struct text t = { 0 };
+	uint32_t h = FNV0;
+	unsigned lines = 0;
+	ssize_t n;
+	char *s = tmpstr();
+
+	for (;;) {
+		size_t cap = start;
+		char *line = start ? malloc(start) : NULL;
+		n = getline(&line, &cap, fp);
+		if (n > 0) {
+			text_put(&t, line, (size_t)n);
+			h = fnv(h, &cap, sizeof cap);
+			if (strlen(line) != (size_t)n)
+				h = fnv(h, "nul", 3);   /* not terminated where it says */
+			lines++;
+		}
+		free(line);
+		if (n <= 0)
+			break;
+	}
+	snprintf(s, TMPSTR, "lines=%u %s %s caps=%08x feof=%d ferror=%d ftell=%ld", lines, tdigest(&t),
+		 vs(&t, &first[f]), h, feof(fp), ferror(fp), ftell(fp));
+	text_free(&t);
+	return s;
+}
+
+static void getline_one(const char *label, FILE *fp, char **line, size_t *cap)
+{
+	struct obs o = OBS(getline(line, cap, fp));
+	say("%s: %s %s cap=%zu ftell=%ld feof=%d", label, res(o), o.r > 0 ? digest(*line, (size_t)o.r) : "-",
+	    *cap, ftell(fp), feof(fp));
+}
+
+static void scen_getline(void)
+{
+	for (int f = 0; f < 2; f++) {
+		FILE *fp = fopen(self_path[f], "re");
+		if (!fp) {
+			say("%s.fopen: %s", fmt_name[f], res(OBS(-1)));
+			continue;
+		}
+		static const size_t starts[] = { 0, 1, 7, 120, 4096 };
+		for (size_t i = 0; i < ARRAY_SIZE(starts); i++) {
+			rewind(fp);
+			say("%s.caps.%zu: %s", fmt_name[f], starts[i], getline_caps(fp, (enum fmt)f, starts[i]));
+		}
+		/* at the end: stays there, also after clearerr() */
+		char *line = NULL;
+		size_t cap = 0;
+		getline_one("end.again", fp, &line, &cap);
+		clearerr(fp);
+		getline_one("end.clearerr", fp, &line, &cap);
+
+		/* mixed with fgets (stdio's buffer then holds the rest), ftell,
+		 * fseek to odd places, ungetc, fread, getdelim */
+		rewind(fp);
+		getline_one("mix.first", fp, &line, &cap);
+		char buf[64];
+		say("mix.fgets20: %s ftell=%ld", fgets(buf, 20, fp) ? digest(buf, strlen(buf)) : "NULL", ftell(fp));
+		getline_one("mix.after_fgets", fp, &line, &cap);
+		getline_one("mix.next", fp, &line, &cap);
+		for (int k = 0; k < 3; k++) {
+			static const long offs[] = { 100, 1023, 1024 };
+			say("mix.fseek.%ld: %d", offs[k], fseek(fp, offs[k], SEEK_SET));
+			getline_one("mix.after_fseek", fp, &line, &cap);
+			getline_one("mix.after_fseek.next", fp, &line, &cap);
+		}
+		say("mix.ungetc: %d", ungetc('X', fp));
+		getline_one("mix.after_ungetc", fp, &line, &cap);
+		getline_one("mix.after_ungetc.next", fp, &line, &cap);
+		say("mix.fread: %zu ftell=%ld", fread(buf, 1, 33, fp), ftell(fp));
+		getline_one("mix.after_fread", fp, &line, &cap);
+		struct obs o = OBS(getdelim(&line, &cap, ' ', fp));
+		say("mix.getdelim_space: %s %s ftell=%ld", res(o), o.r > 0 ? digest(line, (size_t)o.r) : "-",
+		    ftell(fp));
+		getline_one("mix.after_getdelim", fp, &line, &cap);
+		say("mix.fwide: %d", fwide(fp, 0));
+		say("mix.fdpos: %ld", pos_of(fileno(fp)));
+		/* NULL arguments: glibc's EINVAL */
+		say("null.lineptr: %s", res(OBS(getline(NULL, &cap, fp))));
+		say("null.n: %s", res(OBS(getline(&line, NULL, fp))));
+		free(line);
+		fclose(fp);
+	}
+
+	/* line-buffered and unbuffered streams, and one set to 100 bytes */
+	static const struct { const char *name; int mode; size_t size; } bufs[] = {
+		{ "IOLBF", _IOLBF, 0 }, { "IONBF", _IONBF, 0 }, { "IOFBF.100", _IOFBF, 100 },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bufs); i++) {
+		FILE *fp = fopen(self_path[MI], "r");
+		if (!fp)
+			continue;
+		setvbuf(fp, NULL, bufs[i].mode, bufs[i].size);
+		say("setvbuf.%s: %s", bufs[i].name, getline_caps(fp, MI, 1));
+		fclose(fp);
+	}
+
+	/* a child goes on from where the parent stopped (shared offset) */
+	FILE *fp = fopen(self_path[MI], "r");
+	char *line = NULL;
+	size_t cap = 0;
+	getline_one("fork.parent", fp, &line, &cap);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		getline_one("fork.child", fp, &line, &cap);
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	getline_one("fork.parent_after", fp, &line, &cap);
+	say("fork.fdpos: %ld", pos_of(fileno(fp)));
+	free(line);
+	fclose(fp);
+}
+
 /* ---- scenario: mntent --------------------------------------------------- */
 
 static const char *opt_at(const struct mntent *m, const char *opt)
@@ -2257,6 +2383,7 @@ static const struct scenario scenarios[] = {
 	{ "children", scen_children, false, 60 },
 	{ "stdio", scen_stdio, false, 120 },
 	{ "mntent", scen_mntent, false, 300 },
+	{ "getline", scen_getline, false, 120 },
 	{ "threads", scen_threads, false, 600 },
 	{ "efault", scen_efault, false, 120 },
 	{ "signal", scen_signal, false, 20 },
