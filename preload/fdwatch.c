@@ -394,6 +394,8 @@ static bool fork_like(long n, const long a[6])
 		return true;
 #endif
 	case SYS_clone:
+		if ((a[0] & (CLONE_VM | CLONE_VFORK)) == CLONE_VM)     /* a thread */
+			__atomic_store_n(&mc_lock_always, true, __ATOMIC_RELAXED);
 		return !(a[0] & CLONE_VM);
 #ifdef SYS_clone3
 	case SYS_clone3:

@@ -7,8 +7,6 @@
 #include "preload.h"
 #include "seqfile.h"
 
-#include <sys/single_threaded.h>
-
 /* ---- slot.c: the shared part of a description ---------------------------
  * The kernel keeps one file position per open file description, shared by
  * every fd that dup() made and by parent and child after fork(). So do we:
@@ -51,11 +49,9 @@ static inline void mc_slot_unlock(struct mc_slot *s)
  * made (a child shares the slot; fork.c marks every slot before one, and
  * only this thread could fork). The atomic was half of a line's cost.
  * Returns whether it locked, for mc_slot_unlock_hot(). */
-extern bool mc_fork_nested;             /* a fork() we could not mark slots for */
 static inline bool mc_slot_lock_hot(struct mc_slot *s)
 {
-	if (__libc_single_threaded && !__atomic_load_n(&s->forked, __ATOMIC_RELAXED) &&
-	    !__atomic_load_n(&mc_fork_nested, __ATOMIC_RELAXED))
+	if (mc_one_thread() && !__atomic_load_n(&s->forked, __ATOMIC_RELAXED))
 		return false;
 	mc_slot_lock(s);
 	return true;

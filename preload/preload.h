@@ -8,6 +8,7 @@
 #include <mntent.h>
 #include <sys/mount.h>
 #include <stdio.h>
+#include <sys/single_threaded.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -132,6 +133,17 @@ static inline void mc_leave(struct mc_guard *g)
 	mc_busy = 0;
 }
 
+
+/* Set for good when slots may be shared, or a FILE used by two threads, in
+ * a way we cannot see: a fork() from inside our code (a signal handler),
+ * or a thread made with clone() directly (__libc_single_threaded does not
+ * see those). (real.c) */
+extern bool mc_lock_always;
+/* The process has one thread, so a lock it alone takes excludes nobody. */
+static inline bool mc_one_thread(void)
+{
+	return __libc_single_threaded && !__atomic_load_n(&mc_lock_always, __ATOMIC_RELAXED);
+}
 
 /* ---- real.c and fork.c: children and exec -------------------------------
  * Around every fork-like call (fork()'s handlers, _Fork, clone without

@@ -41,14 +41,14 @@ void mc_fork_also(void (*prepare)(void), void (*parent)(void), void (*child)(voi
 	more_child = child;
 }
 
-bool mc_fork_nested;
+bool mc_lock_always;
 
 bool mc_fork_prepare(void)
 {
 	if (!mc_enter(&fork_guard)) {
 		/* Inside our code (a signal handler forks): slots cannot be
 		 * marked, so every hit path locks from now on. */
-		__atomic_store_n(&mc_fork_nested, true, __ATOMIC_RELAXED);
+		__atomic_store_n(&mc_lock_always, true, __ATOMIC_RELAXED);
 		return false;
 	}
 	mc_ofd_atfork_prepare();

@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/single_threaded.h>
 #include <sys/stat.h>
 
 #include "preload.h"
@@ -269,7 +268,7 @@ ssize_t mc_stream_getdelim(FILE *fp, char **lineptr, size_t *n, int delim)
 	struct cookie *k = lineptr && n ? stream_lookup(fp) : NULL;
 	if (!k || !k->o || k->kernel)
 		return MC_STREAM_GLIBC;
-	bool lock = !__libc_single_threaded && !(fp->_flags & _IO_USER_LOCK);
+	bool lock = !mc_one_thread() && !(fp->_flags & _IO_USER_LOCK);
 	if (lock)
 		flockfile(fp);
 	ssize_t r = MC_STREAM_GLIBC;
