@@ -18,11 +18,8 @@ static __attribute__((noinline)) int getmntent_slow(struct mc_ofd *o, int64_t po
 	struct mc_slot *s = o->slot;
 
 	if (!mc_ofd_continues(o, pos)) {
-		/* The rest of a pass the kernel began (no snapshot could be
-		 * had at its start) stays the kernel's, as mc_ofd_read() keeps
-		 * it: one pass never mixes the kernel's bytes with a
-		 * snapshot's. glibc reads on through our read(). */
-		if (s->kernel_pass && pos != 0 && pos == s->kpos)
+		/* as mc_ofd_read(): glibc reads on through our read() */
+		if (mc_slot_in_kernel_pass(s, pos))
 			return -EAGAIN;
 		/* A new pass takes a snapshot: that may read the kernel
 		 * (a cancellation point) and build the image. */

@@ -136,7 +136,7 @@ ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcn
 	}
 	if (total == 0) {
 		n = 0;
-	} else if ((s->kernel_pass && off < 0 && pos != 0 && pos == s->kpos) ||
+	} else if ((off < 0 && mc_slot_in_kernel_pass(s, pos)) ||
 		   mc_ofd_settle(o, pos) < 0) {
 		/* No snapshot, or the rest of a pass the kernel began: one
 		 * pass never mixes the kernel's bytes with a snapshot's. */

@@ -91,6 +91,13 @@ static inline bool mc_ofd_continues(const struct mc_ofd *o, int64_t pos)
 {
 	return o->snap && o->slot->gen == o->snap->gen && pos != 0 && pos == o->slot->read_pos;
 }
+/* With slot->lock held: is a sequential read at @pos the rest of a pass
+ * the kernel began (no snapshot could be had at its start)? It stays the
+ * kernel's: one pass never mixes the kernel's bytes with a snapshot's. */
+static inline bool mc_slot_in_kernel_pass(const struct mc_slot *s, int64_t pos)
+{
+	return s->kernel_pass && pos != 0 && pos == s->kpos;
+}
 /* With slot->lock held: make o->snap the snapshot a read at @pos must see.
  * Returns 0, or <0 when no snapshot can be had. */
 int mc_ofd_settle(struct mc_ofd *o, int64_t pos);
