@@ -379,30 +379,43 @@ static void after(long n, const long a[6], long r)
 	}
 }
 
-/* A new process with a copy of our memory (fork, or clone without
- * CLONE_VM): the steps of fork()'s handlers around it (real.c). clone3's
- * flags are read from the caller's struct before the kernel does (a bad
- * pointer faults here where the kernel would say EFAULT). A CLONE_VM
- * child is a thread or a vfork: left alone. With CLONE_VFORK (and no
- * CLONE_VM) the parent sleeps until the child execs or exits, holding our
- * locks: the program's other threads wait for them as long. */
-static bool fork_like(long n, const long a[6])
+/* The flags of a clone or clone3 call; false for any other. clone3's are
+ * read from the caller's struct before the kernel does (a bad pointer
+ * faults here where the kernel would say EFAULT). */
+static bool clone_flags(long n, const long a[6], uint64_t *ret)
 {
 	switch (n) {
-#ifdef SYS_fork
-	case SYS_fork:
-		return true;
-#endif
 	case SYS_clone:
-		if ((a[0] & (CLONE_VM | CLONE_VFORK)) == CLONE_VM)     /* a thread */
-			__atomic_store_n(&mc_lock_always, true, __ATOMIC_RELAXED);
-		return !(a[0] & CLONE_VM);
+		*ret = (uint64_t)a[0];
+		return true;
 #ifdef SYS_clone3
 	case SYS_clone3:
-		return a[0] && (size_t)a[1] >= sizeof(uint64_t) && !(*(const uint64_t *)a[0] & CLONE_VM);
+		if (!a[0] || (size_t)a[1] < sizeof(uint64_t))
+			return false;
+		*ret = *(const uint64_t *)a[0];
+		return true;
 #endif
 	}
 	return false;
+}
+
+/* A new process with a copy of our memory (fork, or clone without
+ * CLONE_VM): the steps of fork()'s handlers around it (real.c). A
+ * CLONE_VM child is a thread (noted: mc_note_clone) or a vfork: left
+ * alone. With CLONE_VFORK (and no CLONE_VM) the parent sleeps until the
+ * child execs or exits, holding our locks: the program's other threads
+ * wait for them as long. */
+static bool fork_like(long n, const long a[6])
+{
+#ifdef SYS_fork
+	if (n == SYS_fork)
+		return true;
+#endif
+	uint64_t flags;
+	if (!clone_flags(n, a, &flags))
+		return false;
+	mc_note_clone(flags);
+	return !(flags & CLONE_VM);
 }
 
 static long fork_syscall(long n, const long a[6])

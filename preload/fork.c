@@ -114,8 +114,7 @@ MC_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 		mc_busy = old;
 		errno = saved;
 	} else {
-		if ((flags & (CLONE_VM | CLONE_VFORK)) == CLONE_VM)    /* a thread */
-			__atomic_store_n(&mc_lock_always, true, __ATOMIC_RELAXED);
+		mc_note_clone((uint64_t)(unsigned)flags);
 		r = next_clone(fn, stack, flags, arg, ptid, tls, ctid);
 	}
 	return r;

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <mntent.h>
 #include <sys/mount.h>
 #include <stdio.h>
@@ -139,6 +140,14 @@ static inline void mc_leave(struct mc_guard *g)
  * or a thread made with clone() directly (__libc_single_threaded does not
  * see those). (real.c) */
 extern bool mc_lock_always;
+/* A clone() (the wrapper, or through syscall()) with @flags: CLONE_VM
+ * without CLONE_VFORK makes a thread glibc does not count, so lock from
+ * now on. */
+static inline void mc_note_clone(uint64_t flags)
+{
+	if ((flags & (CLONE_VM | CLONE_VFORK)) == CLONE_VM)
+		__atomic_store_n(&mc_lock_always, true, __ATOMIC_RELAXED);
+}
 /* The process has one thread, so a lock it alone takes excludes nobody. */
 static inline bool mc_one_thread(void)
 {
