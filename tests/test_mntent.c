@@ -367,6 +367,53 @@ static void test_image(void **state)
 	assert_true(check_image(text, tlen, 4096) >= 9);   /* the fast lines of .expected */
 	free(text);
 
+	/* the kernel's shape, "a b c d 0 0", and one change away from it:
+	 * mntent.c's plain_line() answers the first without the emulation
+	 * and must refuse every other (the random lines above rarely end in
+	 * " 0 0") */
+	static const char *const near[] = {
+		"dev /m tmpfs rw,size=4k 0 0",            /* plain */
+		"dev  /m tmpfs rw 0 0", "dev /m\ttmpfs rw 0 0", " dev /m tmpfs rw 0 0",
+		"#dev /m tmpfs rw 0 0", "dev /m\\040x tmpfs rw 0 0", "dev /m tmpfs rw 0 0 ",
+		"dev /m tmpfs rw  0 0", "dev /m tmpfs rw 1 0 0", "dev /m tmpfs 0 0",
+		"dev /m tmpfs rw x 0 0", "dev /m autofs rw,ignore 0 0", "dev /m autofs rw 0 0",
+		"dev /m autofsx rw,ignore 0 0", "dev /m tmpfs rw\\ 0 0", "dev /m tmpfs rw 00 0",
+		"dev /m tmpfs rw 0  0", "x y z w 0 0", "dev /m tmpfs rw,a=b\\\\c 0 0",
+		"abcdefghijklmnop /m tmpfs rw 0 0", "d /m\\011 tmpfs rw 0 0", "dev  /m tmpfs 0 0",
+		" dev /m tmpfs 0 0", "dev /m tmpfs  0 0", "dev /m\ttmpfs 0 0", "dev /m tmpfs\\ 0 0",
+		"dev /m\tx tmpfs rw 0 0", "device-name /mnt/some\tdir tmpfs rw,size=64k 0 0",
+	};
+	text = NULL;
+	t = open_memstream(&text, &tlen);
+	rng = 777;
+	for (int i = 0; i < 2000; i++) {
+		fputs(near[pick(sizeof near / sizeof near[0])], t);
+		if (i < 1999)
+			fputc('\n', t);
+	}
+	fclose(t);
+	for (size_t b = 0; b < sizeof sizes / sizeof sizes[0]; b++)
+		check_image(text, tlen, sizes[b]);
+	assert_true(check_image(text, tlen, 4096) > 100);
+	free(text);
+	/* and the fast way is the one taken, for the plain lines only */
+	for (size_t k = 0; k < sizeof near / sizeof near[0]; k++) {
+		struct mc_ment e = { 0 };
+		bool plain = k == 0 || strcmp(near[k], "x y z w 0 0") == 0 ||
+			     strncmp(near[k], "abcdefghijklmnop ", 17) == 0 ||
+			     strstr(near[k], "autofsx");       /* not autofs */
+		if (mc_mntent_plain(near[k], strlen(near[k]), &e) != plain)
+			fail_msg("[%s]: plain %d expected", near[k], plain);
+	}
+	struct mc_ment e = { .freq = 9, .passno = 9 };
+	const char *line = "device-name /mnt/some/dir tmpfs rw,size=64k 0 0";
+	assert_true(mc_mntent_plain(line, strlen(line), &e));
+	static const uint16_t field[4] = { 0, 12, 26, 32 }, end[4] = { 11, 25, 31, 43 };
+	assert_memory_equal(e.field, field, sizeof field);
+	assert_memory_equal(e.end, end, sizeof end);
+	assert_int_equal(e.freq, 0);
+	assert_int_equal(e.passno, 0);
+
 	/* a NUL byte: glibc splits the lines its own way; no image */
 	static const char nul[] = "a /a tmpfs rw 0 0\nb /b\0x tmpfs rw 0 0\nc /c tmpfs rw 0 0\n";
 	struct mc_mntimg *none = NULL;
