@@ -90,6 +90,26 @@ static struct {
 #define notes st.notes
 #define passes st.passes
 
+/* The lock, not taken in a process of one thread: there is nobody to
+ * exclude (a signal handler never takes it: see mc_enter), and a process
+ * that opens and reads the table once then binds no pthread function for
+ * it (two first-time symbol lookups, ~0.3 us each, of the ~4 us a first
+ * open and read cost over the kernel's). Held once taken, whatever
+ * happens meanwhile: the caller keeps what lock_notes() said. */
+static bool lock_notes(void)
+{
+	if (mc_one_thread())
+		return false;
+	pthread_mutex_lock(&lock);
+	return true;
+}
+
+static void unlock_notes(bool locked)
+{
+	if (locked)
+		pthread_mutex_unlock(&lock);
+}
+
 unsigned mc_first_opened(enum mc_format fmt)
 {
 	return __atomic_add_fetch(&st.opened[fmt], 1, __ATOMIC_RELAXED);
@@ -195,13 +215,13 @@ static struct note *find_locked(int fd)
 
 void mc_first_note(int fd, enum mc_format fmt)
 {
-	pthread_mutex_lock(&lock);
+	bool l = lock_notes();
 	struct note *n = &notes[fmt];
 	if (n->state == FREE) {
 		*n = (struct note){ .fd = fd, .state = OPENED, .fmt = fmt, .root_gen = mc_first_root_gen() };
 		__atomic_add_fetch(&mc_first_live, 1, __ATOMIC_RELAXED);
 	}
-	pthread_mutex_unlock(&lock);
+	unlock_notes(l);
 }
 
 /* From a nested call (a signal handler, our lock perhaps held) nothing is
@@ -212,7 +232,7 @@ void mc_first_forget_slow(unsigned first, unsigned last)
 	struct mc_guard g;
 	if (!mc_enter(&g))
 		return;
-	pthread_mutex_lock(&lock);
+	bool l = lock_notes();
 	for (int i = 0; i < 2; i++) {
 		if (notes[i].state != FREE && notes[i].fd >= 0 && (unsigned)notes[i].fd >= first &&
 		    (unsigned)notes[i].fd <= last)
@@ -221,7 +241,7 @@ void mc_first_forget_slow(unsigned first, unsigned last)
 		if (fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last)
 			drop_pass_locked(&passes[i], false);
 	}
-	pthread_mutex_unlock(&lock);
+	unlock_notes(l);
 	mc_leave(&g);
 }
 
@@ -230,14 +250,14 @@ void mc_first_used_slow(int fd, bool keep_note)
 	struct mc_guard g;
 	if (!mc_enter(&g))
 		return;
-	pthread_mutex_lock(&lock);
+	bool l = lock_notes();
 	for (int i = 0; i < 2; i++) {
 		if (!keep_note && notes[i].state != FREE && (fd < 0 || notes[i].fd == fd))
 			drop_locked(&notes[i]);
 		if (fd < 0 || passes[i].fdp1 == fd + 1)
 			drop_pass_locked(&passes[i], true);
 	}
-	pthread_mutex_unlock(&lock);
+	unlock_notes(l);
 	mc_leave(&g);
 }
 
@@ -246,13 +266,13 @@ void mc_first_seeked(int fd, off_t r)
 	struct mc_guard g;
 	if (!mc_enter(&g))
 		return;
-	pthread_mutex_lock(&lock);
+	bool l = lock_notes();
 	struct note *n = find_locked(fd);
 	/* Python's open() asks lseek(fd, 0, SEEK_CUR) before it reads: at
 	 * offset 0 before the first read, nothing has changed. */
 	if (n && !(n->state == OPENED && r == 0))
 		drop_locked(n);
-	pthread_mutex_unlock(&lock);
+	unlock_notes(l);
 	mc_leave(&g);
 }
 
@@ -323,7 +343,7 @@ static bool adopt(int fd, const struct note *n)
 	 * the same first bytes). */
 	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
 		goto out;
-	pthread_mutex_lock(&lock);
+	bool l = lock_notes();
 	struct pass *p = &passes[n->fmt];
 	if (!p->fdp1) {
 		*p = (struct pass){ .snap = mc_snap_ref(snap), .pos = (int64_t)n->got,
@@ -332,7 +352,7 @@ static bool adopt(int fd, const struct note *n)
 		__atomic_store_n(&p->fdp1, fd + 1, __ATOMIC_RELEASE);
 		ok = true;
 	}
-	pthread_mutex_unlock(&lock);
+	unlock_notes(l);
 	if (ok)
 		MC_DEBUG("fd %d: the rest of the pass from the daemon's snapshot", fd);
 out:
@@ -420,10 +440,10 @@ bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *,
 		return true;
 	}
 	int saved = errno;
-	pthread_mutex_lock(&lock);
+	bool l = lock_notes();
 	if (p && p->fdp1 == fd + 1) {
 		*ret = (ssize_t)pass_read_locked(p, buf, count);
-		pthread_mutex_unlock(&lock);
+		unlock_notes(l);
 		mc_leave(&g);
 		errno = saved;
 		return true;
@@ -432,22 +452,22 @@ bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *,
 	if (!n || n->state == BUSY) {           /* another thread is reading it */
 		if (n)
 			drop_locked(n);
-		pthread_mutex_unlock(&lock);
+		unlock_notes(l);
 		mc_leave(&g);
 		return false;
 	}
 	if (n->state == READ) {
 		copy = *n;
 		drop_locked(n);
-		pthread_mutex_unlock(&lock);
+		unlock_notes(l);
 		bool served = false;
 		if (adopt(fd, &copy)) {
-			pthread_mutex_lock(&lock);
+			l = lock_notes();
 			if ((p = find_pass(fd))) {
 				*ret = (ssize_t)pass_read_locked(p, buf, count);
 				served = true;
 			}
-			pthread_mutex_unlock(&lock);
+			unlock_notes(l);
 		}
 		errno = saved;
 		mc_leave(&g);
@@ -455,12 +475,12 @@ bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *,
 	}
 	/* The first read: the kernel's, as it is. */
 	n->state = BUSY;
-	pthread_mutex_unlock(&lock);
+	unlock_notes(l);
 	ssize_t r = real ? real(fd, buf, count) : syscall(SYS_read, fd, buf, count);
 	int e = errno;
 	bool more = r > 0 && may_continue(buf, (size_t)r, count);
 	uint64_t h = more ? siphash13(buf, (size_t)r) : 0;
-	pthread_mutex_lock(&lock);
+	l = lock_notes();
 	if (n->fd != fd || !more) {
 		n->state = READ;                /* so that drop_locked frees it */
 		drop_locked(n);
@@ -470,7 +490,7 @@ bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *,
 		n->got = (size_t)r;
 		n->hash = h;
 	}
-	pthread_mutex_unlock(&lock);
+	unlock_notes(l);
 	mc_leave(&g);
 	errno = e;
 	*ret = r;

@@ -74,7 +74,9 @@ static bool split(const char *path, struct comp *out, size_t *ret_n)
 			p++;
 		if (!*p)
 			break;
-		const char *e = strchrnul(p, '/');
+		const char *e = p;
+		while (*e && *e != '/')         /* not strchrnul(): a first-time */
+			e++;                    /* lookup (~0.3-1.5 us) per process */
 		struct comp c = { p, (size_t)(e - p) };
 		p = e;
 		if (is(&c, "."))
