@@ -34,10 +34,11 @@
 
 #include "ofd.h"
 
-#define L2_BITS 10
-#define L2_SIZE (1u << L2_BITS)
-#define L1_SIZE 1024                    /* fds up to 1M are tracked */
-static struct mc_ofd **fd_map[L1_SIZE];
+#define L2_BITS MC_FD_L2_BITS
+#define L2_SIZE MC_FD_L2_SIZE
+#define L1_SIZE MC_FD_L1_SIZE
+struct mc_ofd **mc_fd_map[MC_FD_L1_SIZE];      /* preload.h's mc_fd_peek() reads it */
+#define fd_map mc_fd_map
 static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mc_ofd *all_ofds;
 
@@ -123,12 +124,6 @@ int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt, const struct stat
 	__atomic_store_n(e, o, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&fd_lock);
 	return 0;
-}
-
-struct mc_ofd *mc_fd_peek(int fd)
-{
-	struct mc_ofd **e = map_slot(fd, false);
-	return e ? __atomic_load_n(e, __ATOMIC_ACQUIRE) : NULL;
 }
 
 struct mc_ofd *mc_fd_get(int fd)

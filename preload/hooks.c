@@ -41,6 +41,10 @@ static bool open_plan(int dirfd, const char *path, int flags, struct mc_track_pl
 {
 	struct mc_guard g;
 	bool serve = false;
+	/* Almost every open is of another file: told apart by its name
+	 * alone, with no guard (two pthread_setcancelstate() calls). */
+	if (!mc_track_wanted(path, flags))
+		return false;
 	if (mc_enter(&g)) {
 		serve = mc_track_plan(dirfd, path, flags, plan);
 		mc_leave(&g);
@@ -53,7 +57,9 @@ static int open_done(bool serve, const struct mc_track_plan *plan, int fd)
 	struct mc_guard g;
 	if (fd >= 0)
 		mc_host_fd_freed((unsigned)fd, (unsigned)fd);   /* if it was ours, it was freed unseen */
-	if (fd >= 0 && mc_enter(&g)) {
+	/* Nothing to commit and nothing known of the number (what
+	 * mc_fd_forget() would find): no guard. */
+	if (fd >= 0 && (serve || plan->note || mc_fd_peek(fd)) && mc_enter(&g)) {
 		int saved = errno;
 		mc_track_done(serve ? plan : NULL, fd);
 		if (plan->note)
@@ -418,12 +424,15 @@ static bool serve(int fd, const struct iovec *iov, int cnt, off_t off, bool expl
 	return true;
 }
 
-#define SERVE(fd, iov, cnt, off, explicit_off, real_call)                \
-	do {                                                             \
-		ssize_t r_;                                              \
-		if (serve(fd, iov, cnt, off, explicit_off, &r_))         \
-			return r_;                                       \
-		return real_call;                                        \
+/* An fd that is not ours, in a process with no first open noted (nearly
+ * every read of every process): two loads, inline, then the real call. */
+#define SERVE(fd, iov, cnt, off, explicit_off, real_call)                        \
+	do {                                                                     \
+		ssize_t r_;                                                      \
+		if (unlikely(mc_fd_peek(fd) || __atomic_load_n(&mc_first_live, __ATOMIC_RELAXED)) && \
+		    serve(fd, iov, cnt, off, explicit_off, &r_))                 \
+			return r_;                                               \
+		return real_call;                                                \
 	} while (0)
 
 /* A noted first open's reads: first.c. One load when there is none. */

@@ -183,8 +183,20 @@ struct mc_ofd *mc_fd_get(int fd);
 /* The same, and only if @fd still holds that file; a stale entry (the fd
  * closed behind our back and its number reused) is forgotten. */
 struct mc_ofd *mc_fd_get_checked(int fd);
-/* Is @fd ours? Lock-free, no reference: for nested (signal handler) calls. */
-struct mc_ofd *mc_fd_peek(int fd);
+/* Is @fd ours? Lock-free, no reference: also for nested (signal handler)
+ * calls. Inline: every read, close and dup of the process asks it, and
+ * for an fd that is not ours (nearly all) it is one or two loads. */
+#define MC_FD_L2_BITS 10
+#define MC_FD_L2_SIZE (1u << MC_FD_L2_BITS)
+#define MC_FD_L1_SIZE 1024u             /* fds up to 1M are tracked */
+extern struct mc_ofd **mc_fd_map[MC_FD_L1_SIZE];
+static inline struct mc_ofd *mc_fd_peek(int fd)
+{
+	if (fd < 0 || (unsigned)fd >= MC_FD_L1_SIZE * MC_FD_L2_SIZE)
+		return NULL;
+	struct mc_ofd **l2 = __atomic_load_n(&mc_fd_map[(unsigned)fd >> MC_FD_L2_BITS], __ATOMIC_ACQUIRE);
+	return l2 ? __atomic_load_n(&l2[(unsigned)fd & (MC_FD_L2_SIZE - 1)], __ATOMIC_ACQUIRE) : NULL;
+}
 /* A read from a nested call: the kernel's bytes at our offset (pread on a
  * seq_file renders from the start), without our locks. */
 ssize_t mc_ofd_read_nested(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcnt, off_t off);
