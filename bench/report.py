@@ -153,7 +153,7 @@ for load in ("quiet", "churn"):
 
 # targets
 print()
-print("=== targets (issue 5), reported, not asserted")
+print("=== targets (issue 12), reported, not asserted")
 
 
 def target(desc, size, consumer, mode, want, load="quiet"):
@@ -167,9 +167,15 @@ def target(desc, size, consumer, mode, want, load="quiet"):
 
 big = 10000 if 10000 in sizes else (sizes[-1] if sizes else 0)
 target("%d mounts: warm raw read, preload >= 100x" % big, big, "raw read loop (warm)", "preload", 100)
-target("%d mounts: getmntent, preload >= 100x" % big, big, "getmntent", "preload", 100)
-target("%d mounts: fopen+getline, preload >= 50x" % big, big, "fopen+getline", "preload", 50)
-target("%d mounts: first read with the daemon >= 20x" % big, big, "first read (fresh process)", "daemon", 20)
+target("%d mounts: fopen+getline, preload >= 60x" % big, big, "fopen+getline", "preload", 60)
+target("%d mounts: getmntent, preload >= 60x" % big, big, "getmntent", "preload", 60)
+target("%d mounts: first read with the daemon >= 30x" % big, big, "first read (fresh process)", "daemon", 30)
+if 50000 in sizes:
+    target("50000 mounts: first read with the daemon >= 50x", 50000, "first read (fresh process)", "daemon", 50)
+for s in sizes:
+    if s <= 10000:
+        for m in modes[1:]:
+            target("%d mounts: first 4 KiB, %s >= 1.0x" % (s, m), s, "first 4 KiB (fresh process)", m, 1.0)
 small = sizes[0] if sizes else 0
 worst = None
 for c in consumers:
@@ -178,8 +184,8 @@ for c in consumers:
         if r and r["speedup"] is not None and (worst is None or r["speedup"] < worst[0]):
             worst = (r["speedup"], c, m)
 if worst:
-    print("  %-52s  %8s  %s" % ("%d mounts: no consumer slower than 0.95x (worst: %s, %s)" % (small, worst[1], worst[2]),
-          times(worst[0]), "met" if worst[0] >= 0.95 else "MISSED"))
+    print("  %-52s  %8s  %s" % ("%d mounts: every consumer >= 1.0x (worst: %s, %s)" % (small, worst[1], worst[2]),
+          times(worst[0]), "met" if worst[0] >= 1.0 else "MISSED"))
 
 # engine and peers
 PEER_ORDER = ["kernel-read", "engine-capture", "engine-parse", "engine-hit", "glibc-getmntent",
