@@ -145,10 +145,19 @@ static FILE *open_stream(const char *path, const char *mode, int extra_flags, bo
 {
 	struct mc_guard g;
 	*ret_handled = false;
-	if (!mc_enter(&g))
-		return NULL;
+	if (!mc_track_wanted(path, O_RDONLY) || !mc_enter(&g))
+		return NULL;            /* another file (as open_plan): no guard */
 	FILE *fp = open_stream_locked(path, mode, extra_flags, ret_handled);
 	mc_leave(&g);
+	return fp;
+}
+
+/* glibc's own FILE on a new number: what we knew of the number goes, as
+ * for every call that hands one out (fdwatch.c). */
+static FILE *fresh_stream(FILE *fp)
+{
+	if (fp)
+		mc_fd_fresh(fp->_fileno);
 	return fp;
 }
 
@@ -156,14 +165,14 @@ MC_EXPORT FILE *fopen(const char *path, const char *mode)
 {
 	bool handled;
 	FILE *fp = open_stream(path, mode, 0, &handled);
-	return handled ? fp : REAL(fopen)(path, mode);
+	return handled ? fp : fresh_stream(REAL(fopen)(path, mode));
 }
 
 MC_EXPORT FILE *fopen64(const char *path, const char *mode)
 {
 	bool handled;
 	FILE *fp = open_stream(path, mode, 0, &handled);
-	return handled ? fp : REAL(fopen64)(path, mode);
+	return handled ? fp : fresh_stream(REAL(fopen64)(path, mode));
 }
 
 /* freopen keeps the FILE but reopens it: ours becomes a plain glibc FILE
@@ -228,7 +237,7 @@ MC_EXPORT FILE *setmntent(const char *path, const char *mode)
 	/* glibc opens with mode + "ce": close-on-exec, no cancellation */
 	FILE *fp = open_stream(path, mode, O_CLOEXEC, &handled);
 	if (!handled)
-		return REAL(setmntent)(path, mode);
+		return fresh_stream(REAL(setmntent)(path, mode));
 	if (fp)         /* as glibc: the caller does the locking */
 		__fsetlocking(fp, FSETLOCKING_BYCALLER);
 	return fp;
