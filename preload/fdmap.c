@@ -99,7 +99,7 @@ static void ofd_unref_locked(struct mc_ofd *o)
 
 int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt, const struct stat *st)
 {
-	pthread_mutex_lock(&fd_lock);
+	bool locked = mc_lock_shared(&fd_lock);
 	struct mc_ofd **e = map_slot(fd, true);
 	struct mc_ofd *o = e ? ofd_alloc_locked() : NULL;
 	if (o)
@@ -107,7 +107,7 @@ int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt, const struct stat
 	if (!o || !o->slot) {
 		if (o)
 			ofd_free_locked(o);
-		pthread_mutex_unlock(&fd_lock);
+		mc_unlock_shared(&fd_lock, locked);
 		return -ENOMEM;
 	}
 	o->refs = 1;
@@ -122,7 +122,7 @@ int mc_fd_track(int fd, struct mc_view *v, enum mc_format fmt, const struct stat
 	o->all_next = all_ofds;
 	all_ofds = o;
 	__atomic_store_n(e, o, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&fd_lock);
+	mc_unlock_shared(&fd_lock, locked);
 	return 0;
 }
 
@@ -131,11 +131,11 @@ struct mc_ofd *mc_fd_get(int fd)
 	struct mc_ofd **e = map_slot(fd, false);
 	if (likely(!e || !__atomic_load_n(e, __ATOMIC_RELAXED)))
 		return NULL;
-	pthread_mutex_lock(&fd_lock);
+	bool locked = mc_lock_shared(&fd_lock);
 	struct mc_ofd *o = *e;
 	if (o)
 		o->refs++;
-	pthread_mutex_unlock(&fd_lock);
+	mc_unlock_shared(&fd_lock, locked);
 	return o;
 }
 
@@ -153,9 +153,9 @@ struct mc_ofd *mc_fd_get_checked(int fd)
 
 void mc_ofd_put(struct mc_ofd *o)
 {
-	pthread_mutex_lock(&fd_lock);
+	bool locked = mc_lock_shared(&fd_lock);
 	ofd_unref_locked(o);
-	pthread_mutex_unlock(&fd_lock);
+	mc_unlock_shared(&fd_lock, locked);
 }
 
 bool mc_ofd_check_fd(struct mc_ofd *o, int fd)
@@ -184,14 +184,14 @@ void mc_fd_forget(int fd)
 	struct mc_ofd **e = map_slot(fd, false);
 	if (likely(!e || !__atomic_load_n(e, __ATOMIC_RELAXED)))
 		return;
-	pthread_mutex_lock(&fd_lock);
+	bool locked = mc_lock_shared(&fd_lock);
 	forget_locked(fd);
-	pthread_mutex_unlock(&fd_lock);
+	mc_unlock_shared(&fd_lock, locked);
 }
 
 void mc_fd_forget_range(unsigned first, unsigned last)
 {
-	pthread_mutex_lock(&fd_lock);
+	bool locked = mc_lock_shared(&fd_lock);
 	/* Walk the live descriptions, not the (possibly huge) range. */
 	for (unsigned l1 = first >> L2_BITS; l1 < L1_SIZE && l1 <= (last >> L2_BITS); l1++) {
 		if (!fd_map[l1])
@@ -202,14 +202,14 @@ void mc_fd_forget_range(unsigned first, unsigned last)
 				forget_locked((int)fd);
 		}
 	}
-	pthread_mutex_unlock(&fd_lock);
+	mc_unlock_shared(&fd_lock, locked);
 }
 
 void mc_fd_dup(int oldfd, int newfd)
 {
 	if (oldfd == newfd)
 		return;
-	pthread_mutex_lock(&fd_lock);
+	bool locked = mc_lock_shared(&fd_lock);
 	forget_locked(newfd);
 	struct mc_ofd **from = map_slot(oldfd, false);
 	struct mc_ofd **to = from && *from ? map_slot(newfd, true) : NULL;
@@ -217,12 +217,12 @@ void mc_fd_dup(int oldfd, int newfd)
 		(*from)->refs++;
 		__atomic_store_n(to, *from, __ATOMIC_RELEASE);
 	}
-	pthread_mutex_unlock(&fd_lock);
+	mc_unlock_shared(&fd_lock, locked);
 }
 
 void mc_fd_each(void (*fn)(int fd, struct mc_ofd *o))
 {
-	pthread_mutex_lock(&fd_lock);
+	bool locked = mc_lock_shared(&fd_lock);
 	for (unsigned l1 = 0; l1 < L1_SIZE; l1++) {
 		if (!fd_map[l1])
 			continue;
@@ -232,7 +232,7 @@ void mc_fd_each(void (*fn)(int fd, struct mc_ofd *o))
 				fn((int)(l1 << L2_BITS | i), o);
 		}
 	}
-	pthread_mutex_unlock(&fd_lock);
+	mc_unlock_shared(&fd_lock, locked);
 }
 
 blksize_t mc_ofd_blksize(const struct mc_ofd *o)

@@ -90,24 +90,17 @@ static struct {
 #define notes st.notes
 #define passes st.passes
 
-/* The lock, not taken in a process of one thread: there is nobody to
- * exclude (a signal handler never takes it: see mc_enter), and a process
- * that opens and reads the table once then binds no pthread function for
- * it (two first-time symbol lookups, ~0.3 us each, of the ~4 us a first
- * open and read cost over the kernel's). Held once taken, whatever
- * happens meanwhile: the caller keeps what lock_notes() said. */
+/* The notes' lock, as mc_lock_shared(): a process that opens and reads
+ * the table once then binds no pthread function for it (two first-time
+ * symbol lookups, ~0.3 us each). */
 static bool lock_notes(void)
 {
-	if (mc_one_thread())
-		return false;
-	pthread_mutex_lock(&lock);
-	return true;
+	return mc_lock_shared(&lock);
 }
 
 static void unlock_notes(bool locked)
 {
-	if (locked)
-		pthread_mutex_unlock(&lock);
+	mc_unlock_shared(&lock, locked);
 }
 
 unsigned mc_first_opened(enum mc_format fmt)
