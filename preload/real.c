@@ -41,8 +41,6 @@ void mc_fork_also(void (*prepare)(void), void (*parent)(void), void (*child)(voi
 	more_child = child;
 }
 
-bool mc_lock_always;
-
 bool mc_fork_prepare(void)
 {
 	if (!mc_enter(&fork_guard)) {

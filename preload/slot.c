@@ -23,6 +23,12 @@ struct slot_page {
 _Static_assert(sizeof(struct slot_page) <= 4096, "slot page fits a page");
 static struct slot_page *pages;        /* guarded by fd_lock (fdmap.c) */
 
+/* preload.h: set for good once slots or our locks may be shared in a way
+ * we cannot see. Here, at the bottom of the preload's layers, because
+ * every lock that mc_one_thread() lets go is read against it (fdmap.c,
+ * first.c, the slots') and real.c, which sets it, sits above them. */
+bool mc_lock_always;
+
 struct mc_slot *mc_slot_alloc(void)
 {
 	for (struct slot_page *p = pages; ; p = p->next) {
