@@ -46,7 +46,7 @@ static bool open_plan(int dirfd, const char *path, int flags, struct mc_track_pl
 	if (!mc_track_wanted(path, flags))
 		return false;
 	if (mc_enter(&g)) {
-		serve = mc_track_plan(dirfd, path, flags, plan);
+		serve = mc_track_plan(dirfd, path, plan);
 		mc_leave(&g);
 	}
 	return serve;
@@ -117,7 +117,7 @@ static FILE *open_stream_locked(const char *path, const char *mode, int extra_fl
 	if (!mc_stream_mode(mode, &flags))
 		return NULL;
 	flags |= extra_flags;
-	if (!mc_track_plan(AT_FDCWD, path, flags, &plan))
+	if (!mc_track_plan(AT_FDCWD, path, &plan))
 		return NULL;
 	int fd = real_openat((int (*)())REAL(open), false, AT_FDCWD, path, flags, 0);
 	*ret_handled = true;

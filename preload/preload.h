@@ -292,9 +292,10 @@ struct mc_track_plan {
 	struct mc_view *view;
 	enum mc_format fmt;
 };
-/* Before the real open of @path (relative to @dirfd): shall the fd it
- * returns be served? Cheap string tests first; never changes errno. */
-bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan *ret);
+/* Before the real open of @path (relative to @dirfd), one that
+ * mc_track_wanted() let through: shall the fd it returns be served?
+ * Never changes errno. */
+bool mc_track_plan(int dirfd, const char *path, struct mc_track_plan *ret);
 /* After the real open returned @fd: start serving it. Returns the
  * description (referenced) when @want_ofd and served, else NULL. */
 struct mc_ofd *mc_track_commit(const struct mc_track_plan *plan, int fd, bool want_ofd);
@@ -304,7 +305,9 @@ void mc_track_done(const struct mc_track_plan *plan, int fd);
 extern bool mc_threads_diverged;
 /* The process may have another root or mount namespace now. */
 void mc_track_root_changed(void);
-/* Is this path, for an open with these flags, possibly one we serve? */
+/* Is this path, for an open with these flags, possibly one we serve? The
+ * hooks ask it first, before any guard: nearly every open is of another
+ * file. */
 bool mc_track_wanted(const char *path, int flags);
 
 /* ---- first.c: a first open(2), passed through ------------------------- */

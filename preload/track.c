@@ -206,14 +206,12 @@ static struct mc_view *view_self(enum mc_format fmt)
 	return v;
 }
 
-bool mc_track_plan(int dirfd, const char *path, int flags, struct mc_track_plan *ret)
+bool mc_track_plan(int dirfd, const char *path, struct mc_track_plan *ret)
 {
 	struct mc_path p;
 	int saved = errno;
 	bool serve = false;
 
-	if (!mc_track_wanted(path, flags))
-		goto out;
 	mc_preload_init();                      /* the configuration */
 	if (mc_disabled)
 		goto out;
