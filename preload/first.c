@@ -80,7 +80,9 @@ struct pass {
 int mc_first_live HOT;                  /* notes not FREE, and passes; atomic */
 static struct {
 	unsigned opened[2];             /* open(2)s and fopen()s of each format */
-	pthread_mutex_t lock;           /* all zeroes: PTHREAD_MUTEX_INITIALIZER */
+	pthread_mutex_t lock;           /* all zeroes: PTHREAD_MUTEX_INITIALIZER;
+					 * mc_lock_shared(): a process reading
+					 * once binds no pthread function */
 	struct note notes[2];           /* at most one per format: a first open */
 	struct pass passes[2];
 	uint64_t key[2];                /* SipHash's, from AT_RANDOM */
@@ -89,19 +91,6 @@ static struct {
 #define lock st.lock
 #define notes st.notes
 #define passes st.passes
-
-/* The notes' lock, as mc_lock_shared(): a process that opens and reads
- * the table once then binds no pthread function for it (two first-time
- * symbol lookups, ~0.3 us each). */
-static bool lock_notes(void)
-{
-	return mc_lock_shared(&lock);
-}
-
-static void unlock_notes(bool locked)
-{
-	mc_unlock_shared(&lock, locked);
-}
 
 unsigned mc_first_opened(enum mc_format fmt)
 {
@@ -208,13 +197,13 @@ static struct note *find_locked(int fd)
 
 void mc_first_note(int fd, enum mc_format fmt)
 {
-	bool l = lock_notes();
+	bool l = mc_lock_shared(&lock);
 	struct note *n = &notes[fmt];
 	if (n->state == FREE) {
 		*n = (struct note){ .fd = fd, .state = OPENED, .fmt = fmt, .root_gen = mc_first_root_gen() };
 		__atomic_add_fetch(&mc_first_live, 1, __ATOMIC_RELAXED);
 	}
-	unlock_notes(l);
+	mc_unlock_shared(&lock, l);
 }
 
 /* From a nested call (a signal handler, our lock perhaps held) nothing is
@@ -225,7 +214,7 @@ void mc_first_forget_slow(unsigned first, unsigned last)
 	struct mc_guard g;
 	if (!mc_enter(&g))
 		return;
-	bool l = lock_notes();
+	bool l = mc_lock_shared(&lock);
 	for (int i = 0; i < 2; i++) {
 		if (notes[i].state != FREE && notes[i].fd >= 0 && (unsigned)notes[i].fd >= first &&
 		    (unsigned)notes[i].fd <= last)
@@ -234,7 +223,7 @@ void mc_first_forget_slow(unsigned first, unsigned last)
 		if (fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last)
 			drop_pass_locked(&passes[i], false);
 	}
-	unlock_notes(l);
+	mc_unlock_shared(&lock, l);
 	mc_leave(&g);
 }
 
@@ -243,14 +232,14 @@ void mc_first_used_slow(int fd, bool keep_note)
 	struct mc_guard g;
 	if (!mc_enter(&g))
 		return;
-	bool l = lock_notes();
+	bool l = mc_lock_shared(&lock);
 	for (int i = 0; i < 2; i++) {
 		if (!keep_note && notes[i].state != FREE && (fd < 0 || notes[i].fd == fd))
 			drop_locked(&notes[i]);
 		if (fd < 0 || passes[i].fdp1 == fd + 1)
 			drop_pass_locked(&passes[i], true);
 	}
-	unlock_notes(l);
+	mc_unlock_shared(&lock, l);
 	mc_leave(&g);
 }
 
@@ -259,13 +248,13 @@ void mc_first_seeked(int fd, off_t r)
 	struct mc_guard g;
 	if (!mc_enter(&g))
 		return;
-	bool l = lock_notes();
+	bool l = mc_lock_shared(&lock);
 	struct note *n = find_locked(fd);
 	/* Python's open() asks lseek(fd, 0, SEEK_CUR) before it reads: at
 	 * offset 0 before the first read, nothing has changed. */
 	if (n && !(n->state == OPENED && r == 0))
 		drop_locked(n);
-	unlock_notes(l);
+	mc_unlock_shared(&lock, l);
 	mc_leave(&g);
 }
 
@@ -336,7 +325,7 @@ static bool adopt(int fd, const struct note *n)
 	 * the same first bytes). */
 	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
 		goto out;
-	bool l = lock_notes();
+	bool l = mc_lock_shared(&lock);
 	struct pass *p = &passes[n->fmt];
 	if (!p->fdp1) {
 		*p = (struct pass){ .snap = mc_snap_ref(snap), .pos = (int64_t)n->got,
@@ -345,7 +334,7 @@ static bool adopt(int fd, const struct note *n)
 		__atomic_store_n(&p->fdp1, fd + 1, __ATOMIC_RELEASE);
 		ok = true;
 	}
-	unlock_notes(l);
+	mc_unlock_shared(&lock, l);
 	if (ok)
 		MC_DEBUG("fd %d: the rest of the pass from the daemon's snapshot", fd);
 out:
@@ -419,10 +408,10 @@ bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *,
 		return true;
 	}
 	int saved = errno;
-	bool l = lock_notes();
+	bool l = mc_lock_shared(&lock);
 	if (p && p->fdp1 == fd + 1) {
 		*ret = (ssize_t)pass_read_locked(p, buf, count);
-		unlock_notes(l);
+		mc_unlock_shared(&lock, l);
 		mc_leave(&g);
 		errno = saved;
 		return true;
@@ -431,22 +420,22 @@ bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *,
 	if (!n || n->state == BUSY) {           /* another thread is reading it */
 		if (n)
 			drop_locked(n);
-		unlock_notes(l);
+		mc_unlock_shared(&lock, l);
 		mc_leave(&g);
 		return false;
 	}
 	if (n->state == READ) {
 		copy = *n;
 		drop_locked(n);
-		unlock_notes(l);
+		mc_unlock_shared(&lock, l);
 		bool served = false;
 		if (adopt(fd, &copy)) {
-			l = lock_notes();
+			l = mc_lock_shared(&lock);
 			if ((p = find_pass(fd))) {
 				*ret = (ssize_t)pass_read_locked(p, buf, count);
 				served = true;
 			}
-			unlock_notes(l);
+			mc_unlock_shared(&lock, l);
 		}
 		errno = saved;
 		mc_leave(&g);
@@ -454,12 +443,12 @@ bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *,
 	}
 	/* The first read: the kernel's, as it is. */
 	n->state = BUSY;
-	unlock_notes(l);
+	mc_unlock_shared(&lock, l);
 	ssize_t r = real ? real(fd, buf, count) : syscall(SYS_read, fd, buf, count);
 	int e = errno;
 	bool more = r > 0 && may_continue(buf, (size_t)r, count);
 	uint64_t h = more ? siphash13(buf, (size_t)r) : 0;
-	l = lock_notes();
+	l = mc_lock_shared(&lock);
 	if (n->fd != fd || !more) {
 		n->state = READ;                /* so that drop_locked frees it */
 		drop_locked(n);
@@ -469,7 +458,7 @@ bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *,
 		n->got = (size_t)r;
 		n->hash = h;
 	}
-	unlock_notes(l);
+	mc_unlock_shared(&lock, l);
 	mc_leave(&g);
 	errno = e;
 	*ret = r;
