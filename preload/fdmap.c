@@ -34,26 +34,22 @@
 
 #include "ofd.h"
 
-#define L2_BITS MC_FD_L2_BITS
-#define L2_SIZE MC_FD_L2_SIZE
-#define L1_SIZE MC_FD_L1_SIZE
 struct mc_ofd **mc_fd_map[MC_FD_L1_SIZE];      /* preload.h's mc_fd_peek() reads it */
-#define fd_map mc_fd_map
 static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mc_ofd *all_ofds;
 
 static struct mc_ofd **map_slot(int fd, bool create)
 {
-	if (fd < 0 || (unsigned)fd >= L1_SIZE * L2_SIZE)
+	if (fd < 0 || (unsigned)fd >= MC_FD_L1_SIZE * MC_FD_L2_SIZE)
 		return NULL;
-	struct mc_ofd **l2 = __atomic_load_n(&fd_map[fd >> L2_BITS], __ATOMIC_ACQUIRE);
+	struct mc_ofd **l2 = __atomic_load_n(&mc_fd_map[fd >> MC_FD_L2_BITS], __ATOMIC_ACQUIRE);
 	if (!l2 && create) {
-		l2 = mc_zalloc(L2_SIZE * sizeof *l2);
+		l2 = mc_zalloc(MC_FD_L2_SIZE * sizeof *l2);
 		if (!l2)
 			return NULL;
-		__atomic_store_n(&fd_map[fd >> L2_BITS], l2, __ATOMIC_RELEASE);
+		__atomic_store_n(&mc_fd_map[fd >> MC_FD_L2_BITS], l2, __ATOMIC_RELEASE);
 	}
-	return l2 ? &l2[fd & (L2_SIZE - 1)] : NULL;
+	return l2 ? &l2[fd & (MC_FD_L2_SIZE - 1)] : NULL;
 }
 
 /* Descriptions come from a pool of pages and go back to it: an mmap and a
@@ -193,12 +189,12 @@ void mc_fd_forget_range(unsigned first, unsigned last)
 {
 	bool locked = mc_lock_shared(&fd_lock);
 	/* Walk the live descriptions, not the (possibly huge) range. */
-	for (unsigned l1 = first >> L2_BITS; l1 < L1_SIZE && l1 <= (last >> L2_BITS); l1++) {
-		if (!fd_map[l1])
+	for (unsigned l1 = first >> MC_FD_L2_BITS; l1 < MC_FD_L1_SIZE && l1 <= (last >> MC_FD_L2_BITS); l1++) {
+		if (!mc_fd_map[l1])
 			continue;
-		for (unsigned i = 0; i < L2_SIZE; i++) {
-			unsigned fd = l1 << L2_BITS | i;
-			if (fd >= first && fd <= last && fd_map[l1][i])
+		for (unsigned i = 0; i < MC_FD_L2_SIZE; i++) {
+			unsigned fd = l1 << MC_FD_L2_BITS | i;
+			if (fd >= first && fd <= last && mc_fd_map[l1][i])
 				forget_locked((int)fd);
 		}
 	}
@@ -223,13 +219,13 @@ void mc_fd_dup(int oldfd, int newfd)
 void mc_fd_each(void (*fn)(int fd, struct mc_ofd *o))
 {
 	bool locked = mc_lock_shared(&fd_lock);
-	for (unsigned l1 = 0; l1 < L1_SIZE; l1++) {
-		if (!fd_map[l1])
+	for (unsigned l1 = 0; l1 < MC_FD_L1_SIZE; l1++) {
+		if (!mc_fd_map[l1])
 			continue;
-		for (unsigned i = 0; i < L2_SIZE; i++) {
-			struct mc_ofd *o = fd_map[l1][i];
+		for (unsigned i = 0; i < MC_FD_L2_SIZE; i++) {
+			struct mc_ofd *o = mc_fd_map[l1][i];
 			if (o)
-				fn((int)(l1 << L2_BITS | i), o);
+				fn((int)(l1 << MC_FD_L2_BITS | i), o);
 		}
 	}
 	mc_unlock_shared(&fd_lock, locked);
