@@ -343,34 +343,23 @@ MC_EXPORT struct mntent *getmntent(FILE *fp)
 	return mntent_r(o, fp, glibc_m, glibc_buf, 4096, FN_GETMNTENT_R);
 }
 
-/* ---- getline ---------------------------------------------------------- */
-
-enum getline_fn { FN_GETLINE, FN_GETDELIM, FN___GETDELIM };
-
-/* stream.c answers on our streams, by glibc's rules; glibc otherwise. */
-static ssize_t getline_common(char **lineptr, size_t *n, int delim, FILE *fp, enum getline_fn fn)
-{
-	ssize_t r = mc_stream_getdelim(fp, lineptr, n, delim);
-	if (r != MC_STREAM_GLIBC)
-		return r;
-	if (fn == FN_GETLINE)
-		return REAL(getline)(lineptr, n, fp);
-	return fn == FN_GETDELIM ? REAL(getdelim)(lineptr, n, delim, fp) : REAL(__getdelim)(lineptr, n, delim, fp);
-}
+/* ---- getline ----------------------------------------------------------
+ * glibc's getline and getdelim are its __getdelim (getline with '\n'):
+ * stream.c answers on our streams and calls glibc's for the rest. */
 
 MC_EXPORT ssize_t getline(char **lineptr, size_t *n, FILE *fp)
 {
-	return getline_common(lineptr, n, '\n', fp, FN_GETLINE);
+	return mc_stream_getdelim(lineptr, n, '\n', fp);
 }
 
 MC_EXPORT ssize_t getdelim(char **lineptr, size_t *n, int delim, FILE *fp)
 {
-	return getline_common(lineptr, n, delim, fp, FN_GETDELIM);
+	return mc_stream_getdelim(lineptr, n, delim, fp);
 }
 
 MC_EXPORT ssize_t __getdelim(char **lineptr, size_t *n, int delim, FILE *fp)
 {
-	return getline_common(lineptr, n, delim, fp, FN___GETDELIM);
+	return mc_stream_getdelim(lineptr, n, delim, fp);
 }
 
 /* ---- read ------------------------------------------------------------- */

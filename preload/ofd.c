@@ -156,9 +156,10 @@ ssize_t mc_ofd_read(struct mc_ofd *o, int fd, const struct iovec *iov, int iovcn
 	return n;
 }
 
-ssize_t mc_ofd_read_hit(struct mc_ofd *o, void *buf, size_t n)
+ssize_t mc_ofd_read_hit(struct mc_ofd *o, void *buf, size_t n, struct mc_snap **keep, int64_t *ret_pos)
 {
 	struct mc_slot *s = o->slot;
+	struct mc_snap *old = NULL;
 	ssize_t r = MC_OFD_BLOCKS;
 
 	bool locked = mc_slot_lock_hot(s);
@@ -171,8 +172,14 @@ ssize_t mc_ofd_read_hit(struct mc_ofd *o, void *buf, size_t n)
 		r = (ssize_t)snap_read(o, &iov, 1, pos, n);
 		if (r > 0)
 			s->pos = s->read_pos = pos + r;
+		*ret_pos = pos;
+		if (*keep != o->snap) {         /* a new pass's: one reference */
+			old = *keep;
+			*keep = mc_snap_ref(o->snap);
+		}
 	}
 	mc_slot_unlock_hot(s, locked);
+	mc_snap_unref(old);
 	return r;
 }
 

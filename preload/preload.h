@@ -58,8 +58,6 @@ struct mc_real {
 	struct mntent *(*getmntent)(FILE *);
 	struct mntent *(*getmntent_r)(FILE *, struct mntent *, char *, int);
 	struct mntent *(*__getmntent_r)(FILE *, struct mntent *, char *, int);
-	ssize_t (*getline)(char **, size_t *, FILE *);
-	ssize_t (*getdelim)(char **, size_t *, int, FILE *);
 	ssize_t (*__getdelim)(char **, size_t *, int, FILE *);
 	int (*endmntent)(FILE *);
 	int (*mount)(const char *, const char *, const char *, unsigned long, const void *);
@@ -247,14 +245,16 @@ int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz,
 /* A read that continues a served pass: at most @n bytes into @buf, with no
  * system call and nothing that can block or be cancelled (no guard
  * needed). MC_OFD_BLOCKS: anything else (a new pass, the kernel's pass,
- * a shared kernel offset): use mc_ofd_read(). */
+ * a shared kernel offset): use mc_ofd_read(). Served, the bytes are the
+ * snapshot's from *@ret_pos on, and *@keep holds a reference to that
+ * snapshot (the one it held before is dropped if it was another). */
 #define MC_OFD_BLOCKS ((ssize_t)INT_MIN + 1)
-ssize_t mc_ofd_read_hit(struct mc_ofd *o, void *buf, size_t n);
-/* getdelim() on one of our streams, by glibc's rules (stream.c). Returns
- * what getdelim() returns, errno set on -1, or MC_STREAM_GLIBC: call
- * glibc's. */
+ssize_t mc_ofd_read_hit(struct mc_ofd *o, void *buf, size_t n, struct mc_snap **keep, int64_t *ret_pos);
+/* getdelim() on one of our streams, by glibc's rules (stream.c); on any
+ * other, or what ours leave to glibc, glibc's __getdelim (which its
+ * getline and getdelim are). */
 #define MC_STREAM_GLIBC (-2)
-ssize_t mc_stream_getdelim(FILE *fp, char **lineptr, size_t *n, int delim);
+ssize_t mc_stream_getdelim(char **lineptr, size_t *n, int delim, FILE *fp);
 /* The kernel's offset of @fd set to ours (before the kernel reads it
  * itself), and ours taken from the kernel's (after). */
 void mc_fd_sync_kernel(int fd);
