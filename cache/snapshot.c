@@ -123,14 +123,10 @@ void mc_snap_unref(struct mc_snap *s)
  * so every set high bit is a '\n'. */
 static size_t newlines(const char *p, size_t len, uint32_t *out)
 {
-	const uint64_t low7 = 0x7f7f7f7f7f7f7f7full, nl = 0x0a0a0a0a0a0a0a0aull;
 	size_t i = 0, n = 0;
 
 	for (; i + 8 <= len; i += 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		w = le64toh(w) ^ nl;
-		uint64_t z = ~(((w & low7) + low7) | w | low7);    /* 0x80 where a byte was '\n' */
+		uint64_t z = mc_bytes_eq(mc_word_at(p + i), '\n');
 		if (!z)
 			continue;
 		if (!out) {

@@ -92,7 +92,7 @@ static struct {
 #define notes st.notes
 #define passes st.passes
 
-unsigned mc_first_opened(enum mc_format fmt)
+MC_HOT unsigned mc_first_opened(enum mc_format fmt)
 {
 	return __atomic_add_fetch(&st.opened[fmt], 1, __ATOMIC_RELAXED);
 }
@@ -102,7 +102,7 @@ void mc_first_root_changed(void)
 	__atomic_add_fetch(&st.root_gen, 1, __ATOMIC_RELEASE);
 }
 
-unsigned mc_first_root_gen(void)
+MC_HOT unsigned mc_first_root_gen(void)
 {
 	return __atomic_load_n(&st.root_gen, __ATOMIC_ACQUIRE);
 }
@@ -195,7 +195,7 @@ static struct note *find_locked(int fd)
 	return NULL;
 }
 
-void mc_first_note(int fd, enum mc_format fmt)
+MC_HOT void mc_first_note(int fd, enum mc_format fmt)
 {
 	bool l = mc_lock_shared(&lock);
 	struct note *n = &notes[fmt];
@@ -211,8 +211,9 @@ void mc_first_note(int fd, enum mc_format fmt)
  * then fail on whatever file holds the number. */
 void mc_first_forget_slow(unsigned first, unsigned last)
 {
-	struct mc_guard g;
-	if (!mc_enter(&g))
+	/* No cancellation point in here (a pass's snapshot is unmapped,
+	 * nothing else): the recursion guard is enough. */
+	if (!mc_enter_light())
 		return;
 	bool l = mc_lock_shared(&lock);
 	for (int i = 0; i < 2; i++) {
@@ -224,7 +225,7 @@ void mc_first_forget_slow(unsigned first, unsigned last)
 			drop_pass_locked(&passes[i], false);
 	}
 	mc_unlock_shared(&lock, l);
-	mc_leave(&g);
+	mc_leave_light();
 }
 
 void mc_first_used_slow(int fd, bool keep_note)
@@ -379,26 +380,92 @@ static ssize_t pass_read_nested(struct pass *p, int fd, void *buf, size_t count)
  * first read). A wrong guess only costs time: a line longer than these two
  * in the middle of a short first read leaves the rest of the pass to the
  * kernel, and (b) checks the bytes either way. */
+/* Where the first '\n' of @p[0, @n) is, or @n. Eight bytes a step, and
+ * no library call (memchr's first call binds it). */
+static size_t first_nl(const char *p, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t z = mc_bytes_eq(mc_word_at(p + i), '\n');
+		if (z)
+			return i + ((unsigned)__builtin_ctzll(z) >> 3);
+	}
+	for (; i < n; i++)
+		if (p[i] == '\n')
+			return i;
+	return n;
+}
+
+/* Is there a '\n' in @p[@lo, @hi)? Eight bytes a step from the end. */
+static bool has_nl(const char *p, size_t lo, size_t hi)
+{
+	for (; hi >= lo + 8; hi -= 8)
+		if (mc_bytes_eq(mc_word_at(p + hi - 8), '\n'))
+			return true;
+	for (; hi > lo; hi--)
+		if (p[hi - 1] == '\n')
+			return true;
+	return false;
+}
+
 static bool may_continue(const char *buf, size_t r, size_t count)
 {
 	if (r == count || r >= MC_SEQ_PAGE)
 		return true;
-	/* "What is left < 2 x the longest line": a line of @need bytes. */
-	size_t need = (MC_SEQ_PAGE - r) / 2 + 1, i = 0, j = r - 1;
+	/* "What is left < 2 x the longest line": a line of @need bytes,
+	 * '\n' counted. */
+	size_t need = (MC_SEQ_PAGE - r) / 2 + 1;
 	if (r < need)
 		return false;
-	while (i + 1 < need && buf[i] != '\n')          /* i < r: r >= need */
-		i++;
-	while (r - j < need && j > 0 && buf[j - 1] != '\n')
-		j--;
-	return i + 1 >= need || r - j >= need;  /* the lengths with '\n' */
+	return first_nl(buf, need - 1) == need - 1 ||   /* the first line */
+	       !has_nl(buf, r - need, r - 1);           /* the last one */
 }
 
-bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *, size_t), ssize_t *ret)
+/* The first read of a noted fd, the one read of a process that reads
+ * once: the kernel's, with nothing of ours held across it, so it stays the
+ * program's cancellation point and needs neither pthread_testcancel() nor
+ * the cancel state turned off; and errno is the kernel's, untouched. Those
+ * calls' first use binds each (~800 instructions), most of what the
+ * preload added to this read. Returns false when @fd's note is not at its
+ * first read. */
+static bool first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *, size_t), ssize_t *ret)
+{
+	if (!mc_enter_light())
+		return false;
+	bool l = mc_lock_shared(&lock);
+	struct note *n = find_locked(fd);
+	if (!n || n->state != OPENED) {
+		mc_unlock_shared(&lock, l);
+		mc_leave_light();
+		return false;
+	}
+	n->state = BUSY;
+	mc_unlock_shared(&lock, l);
+	ssize_t r = real ? real(fd, buf, count) : syscall(SYS_read, fd, buf, count);
+	bool more = r > 0 && may_continue(buf, (size_t)r, count);
+	uint64_t h = more ? siphash13(buf, (size_t)r) : 0;
+	l = mc_lock_shared(&lock);
+	n->state = READ;                        /* so that drop_locked frees it */
+	if (n->fd != fd || !more) {
+		drop_locked(n);
+	} else {
+		n->want = count;
+		n->got = (size_t)r;
+		n->hash = h;
+	}
+	mc_unlock_shared(&lock, l);
+	mc_leave_light();
+	*ret = r;
+	return true;
+}
+
+MC_HOT bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *, size_t), ssize_t *ret)
 {
 	struct mc_guard g;
 	struct note *n, copy;
 
+	if (!find_pass(fd) && first_read(fd, buf, count, real, ret))
+		return true;
 	pthread_testcancel();                   /* read() is a cancellation point */
 	struct pass *p = find_pass(fd);
 	if (!mc_enter(&g)) {
@@ -441,26 +508,10 @@ bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, void *,
 		mc_leave(&g);
 		return served;                  /* or the kernel's */
 	}
-	/* The first read: the kernel's, as it is. */
-	n->state = BUSY;
-	mc_unlock_shared(&lock, l);
-	ssize_t r = real ? real(fd, buf, count) : syscall(SYS_read, fd, buf, count);
-	int e = errno;
-	bool more = r > 0 && may_continue(buf, (size_t)r, count);
-	uint64_t h = more ? siphash13(buf, (size_t)r) : 0;
-	l = mc_lock_shared(&lock);
-	if (n->fd != fd || !more) {
-		n->state = READ;                /* so that drop_locked frees it */
-		drop_locked(n);
-	} else {
-		n->state = READ;
-		n->want = count;
-		n->got = (size_t)r;
-		n->hash = h;
-	}
+	/* A first read that first_read() did not take (the note came
+	 * between): the kernel's, as it is. */
 	mc_unlock_shared(&lock, l);
 	mc_leave(&g);
-	errno = e;
-	*ret = r;
-	return true;
+	errno = saved;
+	return false;
 }

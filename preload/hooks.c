@@ -39,24 +39,32 @@ static int real_openat(int (*fn)(), bool has_dirfd, int dirfd, const char *path,
  * neither when this thread is already inside our code. */
 static bool open_plan(int dirfd, const char *path, int flags, struct mc_track_plan *plan)
 {
-	struct mc_guard g;
-	bool serve = false;
 	/* Almost every open is of another file: told apart by its name
-	 * alone, with no guard (two pthread_setcancelstate() calls). */
-	if (!mc_track_wanted(path, flags))
+	 * alone, with no guard (two pthread_setcancelstate() calls). A
+	 * table's takes the recursion guard only: mc_track_plan() turns
+	 * cancellation off where it needs to. */
+	if (!mc_track_wanted(path, flags) || !mc_enter_light())
 		return false;
-	if (mc_enter(&g)) {
-		serve = mc_track_plan(dirfd, path, plan);
-		mc_leave(&g);
-	}
+	bool serve = mc_track_plan(dirfd, path, plan);
+	mc_leave_light();
 	return serve;
 }
 
-static int open_done(bool serve, const struct mc_track_plan *plan, int fd)
+MC_HOT static int open_done(bool serve, const struct mc_track_plan *plan, int fd)
 {
 	struct mc_guard g;
 	if (fd >= 0)
 		mc_host_fd_freed((unsigned)fd, (unsigned)fd);   /* if it was ours, it was freed unseen */
+	/* A first open, only noted, on a number we know nothing of: the note
+	 * takes no lock in a one-thread process and calls nothing that can
+	 * block or set errno, so no guard but the recursion one. */
+	if (fd >= 0 && plan->note && !serve && !mc_fd_peek(fd)) {
+		if (mc_enter_light()) {
+			mc_first_note(fd, plan->fmt);
+			mc_leave_light();
+		}
+		return fd;
+	}
 	/* Nothing to commit and nothing known of the number (what
 	 * mc_fd_forget() would find): no guard. */
 	if (fd >= 0 && (serve || plan->note || mc_fd_peek(fd)) && mc_enter(&g)) {
@@ -83,7 +91,7 @@ static int open_done(bool serve, const struct mc_track_plan *plan, int fd)
 					     dirfd_expr, path, flags, mode));     \
 	}
 
-MC_EXPORT int open(const char *path, int flags, ...) OPEN_WRAPPER(open, false, AT_FDCWD)
+MC_EXPORT MC_HOT int open(const char *path, int flags, ...) OPEN_WRAPPER(open, false, AT_FDCWD)
 MC_EXPORT int open64(const char *path, int flags, ...) OPEN_WRAPPER(open64, false, AT_FDCWD)
 MC_EXPORT int openat(int dirfd, const char *path, int flags, ...) OPEN_WRAPPER(openat, true, dirfd)
 MC_EXPORT int openat64(int dirfd, const char *path, int flags, ...) OPEN_WRAPPER(openat64, true, dirfd)
@@ -279,14 +287,13 @@ static inline struct mntent *mntent_r(struct mc_ofd *o, FILE *fp, struct mntent 
 	 * to report. */
 	int r = -EINVAL;
 	if (o && fp->_IO_read_ptr == fp->_IO_read_end && !(fp->_flags & (_IO_EOF_SEEN | _IO_ERR_SEEN)) &&
-	    size > 0 && !mc_busy) {
+	    size > 0 && mc_enter_light()) {
 		/* An entry that continues the pass reaches no cancellation
 		 * point and no system call (a memory copy under the slot
 		 * lock), so it leaves the cancel state and errno alone: two
 		 * pthread_setcancelstate() were 7.5% of an entry. */
-		mc_busy = 1;
 		r = mc_ofd_getmntent(o, mp, buf, size, false);
-		mc_busy = 0;
+		mc_leave_light();
 		if (likely(r == 1))
 			return mp;
 	}
@@ -442,7 +449,7 @@ static bool serve(int fd, const struct iovec *iov, int cnt, off_t off, bool expl
 			return r_;                                               \
 	} while (0)
 
-MC_EXPORT ssize_t read(int fd, void *buf, size_t n)
+MC_EXPORT MC_HOT ssize_t read(int fd, void *buf, size_t n)
 {
 	struct iovec iov = { buf, n };
 	FIRST_READ(fd, buf, n);
@@ -602,7 +609,7 @@ static void forget_range(unsigned first, unsigned last)
 
 /* Numbers freed or replaced: the fd map (forget) and the views' own fds
  * (mc_host_fd_freed, lock-free, also from a nested call) are told first. */
-MC_EXPORT int close(int fd)
+MC_EXPORT MC_HOT int close(int fd)
 {
 	if (fd >= 0)
 		mc_host_fd_freed((unsigned)fd, (unsigned)fd);

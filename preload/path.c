@@ -25,7 +25,7 @@ static inline __attribute__((always_inline)) bool tail_is(const char *path, size
 /* Every open() of the process asks this first: the last byte tells the
  * three names apart from nearly every other path, with no call but
  * strlen(). */
-bool mc_path_maybe(const char *path)
+MC_HOT bool mc_path_maybe(const char *path)
 {
 	size_t len = strlen(path);
 	switch (len ? path[len - 1] : '\0') {
@@ -124,7 +124,7 @@ static bool file_format(const struct comp *c, enum mc_format *ret)
 	return true;
 }
 
-bool mc_path_classify(const char *path, struct mc_path *ret)
+MC_HOT bool mc_path_classify(const char *path, struct mc_path *ret)
 {
 	struct comp c[MAX_COMPONENTS];
 	struct mc_path r = { 0 };
@@ -134,6 +134,15 @@ bool mc_path_classify(const char *path, struct mc_path *ret)
 	size_t len = strlen(path);
 	if (len && path[len - 1] == '/')
 		return false;
+	/* The spellings nearly every program uses, told at once: a few word
+	 * compares against ~300 instructions of the split below, which in
+	 * a process's first open run from cold cache lines (~0.5 us). */
+	if ((len == 20 && memcmp(path, "/proc/self/mountinfo", 20) == 0) ||
+	    (len == 17 && memcmp(path, "/proc/self/mounts", 17) == 0) ||
+	    (len == 12 && memcmp(path, "/proc/mounts", 12) == 0)) {
+		*ret = (struct mc_path){ .who = MC_WHO_SELF, .fmt = len == 20 ? MC_MOUNTINFO : MC_MOUNTS };
+		return true;
+	}
 	if (!split(path, c, &n))
 		return false;
 	if (n == 2 && is(&c[0], "etc") && is(&c[1], "mtab")) {

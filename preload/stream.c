@@ -169,11 +169,10 @@ static ssize_t c_read(void *c, char *buf, size_t n)
 	/* A read that continues the pass (all but a pass's first, for
 	 * stdio's 1 KiB buffer): a copy, no system call, nothing that can be
 	 * cancelled, so no guard and its two pthread_setcancelstate(). */
-	if (!mc_busy) {
+	if (mc_enter_light()) {
 		int64_t at;
-		mc_busy = MC_BUSY_HOOK;
 		r = mc_ofd_read_hit(k->o, buf, n, &k->bsnap, &at);
-		mc_busy = 0;
+		mc_leave_light();
 		if (r != MC_OFD_BLOCKS) {
 			/* glibc's refill of the FILE's buffer: say what it holds. */
 			if (r > 0 && buf == k->fp->_IO_buf_base && (k->blines = mc_snap_lines_built(k->bsnap))) {

@@ -92,16 +92,23 @@ static bool classify(int dirfd, const char *path, struct mc_path *p)
 {
 	if (path[0] != '/')
 		return classify_relative(dirfd, path, p);
-	size_t n = strnlen(path, CLASSIFIED_MAX);
-	if (n < CLASSIFIED_MAX && memcmp(classified.path, path, n + 1) == 0) {
+	/* One pass, no library call: strnlen and memcmp cost a lazy binding
+	 * each (~800 instructions) in the first open of a process. */
+	size_t n = 0;
+	while (n < CLASSIFIED_MAX && path[n] && path[n] == classified.path[n])
+		n++;
+	if (n < CLASSIFIED_MAX && path[n] == classified.path[n]) {      /* both end */
 		*p = classified.p;
 		return true;
 	}
 	if (!mc_path_classify(path, p))
 		return false;
+	while (n < CLASSIFIED_MAX && path[n])
+		n++;
 	if (n < CLASSIFIED_MAX) {
 		classified.p = *p;
-		memcpy(classified.path, path, n + 1);
+		for (size_t i = 0; i <= n; i++)
+			classified.path[i] = path[i];
 	}
 	return true;
 }
@@ -206,19 +213,60 @@ static struct mc_view *view_self(enum mc_format fmt)
 	return v;
 }
 
-bool mc_track_plan(int dirfd, const char *path, struct mc_track_plan *ret)
+/* What mc_track_plan() holds while it may block, take a lock or set
+ * errno: cancellation off and errno kept, taken at the first such step.
+ * The first open of a table by its usual name (what a program that reads
+ * once does) takes none of it: each library function's first call binds
+ * it (~800 instructions), and those were most of what the preload added
+ * to such a process's open and read. */
+struct held {
+	bool on;
+	int cancel, saved_errno;
+};
+
+static void hold(struct held *h)
+{
+	if (h->on)
+		return;
+	h->on = true;
+	h->saved_errno = errno;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &h->cancel);
+}
+
+static void release_held(struct held *h)
+{
+	if (!h->on)
+		return;
+	pthread_setcancelstate(h->cancel, NULL);
+	errno = h->saved_errno;
+}
+
+/* Does serves_self() need a system call for @p? */
+static bool serves_self_quick(const struct mc_path *p)
+{
+	return !mc_threads_diverged && (p->who == MC_WHO_SELF || p->who == MC_WHO_THREAD);
+}
+
+MC_HOT bool mc_track_plan(int dirfd, const char *path, struct mc_track_plan *ret)
 {
 	struct mc_path p;
-	int saved = errno;
+	struct held h = { .on = false };
 	bool serve = false;
 
 	mc_preload_init();                      /* the configuration */
 	if (mc_disabled)
-		goto out;
+		return false;
+	if (path[0] != '/')
+		hold(&h);
 	if (!classify(dirfd, path, &p))
 		goto out;
-	if (p.who == MC_WHO_MTAB && !resolve_mtab(&p))
-		goto out;
+	if (p.who == MC_WHO_MTAB) {
+		hold(&h);
+		if (!resolve_mtab(&p))
+			goto out;
+	}
+	if (!serves_self_quick(&p))
+		hold(&h);
 	if (!serves_self(&p))
 		goto out;
 	ret->note = false;
@@ -226,6 +274,8 @@ bool mc_track_plan(int dirfd, const char *path, struct mc_track_plan *ret)
 		/* open(2): first.c decides at the second read, if there is
 		 * one. A stream is read a buffer at a time: with a daemon
 		 * that serves more than a small table, it is served now. */
+		if (ret->stream)
+			hold(&h);
 		if (!ret->stream || !mc_client_worth()) {
 			MC_DEBUG("open %s: first open, left to the kernel", path);
 			ret->note = !ret->stream;
@@ -233,11 +283,12 @@ bool mc_track_plan(int dirfd, const char *path, struct mc_track_plan *ret)
 			goto out;
 		}
 	}
+	hold(&h);
 	ret->view = view_self(p.fmt);
 	ret->fmt = p.fmt;
 	serve = ret->view != NULL;
 out:
-	errno = saved;
+	release_held(&h);
 	return serve;
 }
 

@@ -14,6 +14,12 @@
 #     the kernel's calls, with or without a daemon, and no connection;
 #   - a daemon-served first read (1,000 and more mounts): exactly
 #     DAEMON_FIRST calls in all, and PER_READ per read().
+#   - the first 4 KiB binds no library function of ours (LD_DEBUG=bindings
+#     around build/firstbind's open+read+close): each one's first call
+#     costs a symbol lookup, ~800 instructions, and five of them were most
+#     of what the preload added to that read. The one allowed: getauxval,
+#     for the process's hash key, when the read filled the page (then
+#     first.c hashes it, once per process).
 #   - stack: how deep open()+read()+close() reach (build/stackdepth), with
 #     the preload at most STACK_EXTRA bytes deeper than bare, for a table
 #     passed through, a served one and another file: in a fresh process
@@ -130,6 +136,11 @@ trace bare_head -- head 1
 bare_head=$(counts "$tmp/bare_head")
 first_read "pass-through first read"
 first_page "first 4 KiB, no daemon"
+binds=$(LD_DEBUG=bindings LD_PRELOAD="$PRE" MOUNTCACHE_SOCKET="$tmp/none" "$B/firstbind" 2>&1 >/dev/null |
+	sed -n '/^firstbind: begin/,/^firstbind: end/p' |
+	grep "binding file [^ ]*libmountcache-preload.so \[0\] to" | sed 's/.*symbol //' | tr -d "\`'" |
+	grep -v '^getauxval ' | tr '\n' ' ')
+verdict "first 4 KiB, library functions of ours bound" "$([ -z "$binds" ] && echo 1)" "${binds:-none}"
 "$B/mountcached" --socket "$sock" 2>"$tmp/daemon.log" &
 dpid=$!
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.02; done
