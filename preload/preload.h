@@ -291,9 +291,29 @@ int mc_fd_fresh(int fd);
 /* A FILE whose reads come from @fd's description; fileno() is @fd. Takes
  * over the reference @o on success; NULL (reference untouched) on failure. */
 FILE *mc_stream_open(int fd, struct mc_ofd *o);
+/* The last stream this thread looked up, good while mc_streams_gen (bumped
+ * when a stream is unregistered) has not moved: a getmntent or getline
+ * loop asks for the same FILE again and again. Initial-exec TLS: one
+ * %fs-relative load, not a __tls_get_addr() call. */
+struct mc_stream_last {
+	FILE *fp;
+	void *k;                        /* stream.c's cookie */
+	struct mc_ofd *o;
+	unsigned gen;
+};
+extern __thread struct mc_stream_last mc_stream_last __attribute__((tls_model("initial-exec")));
+extern unsigned mc_streams_gen;
+struct mc_ofd *mc_stream_ofd_slow(FILE *fp);
 /* The description behind one of our streams (no reference taken: valid
- * while the stream is open), or NULL. Lock-free. */
-struct mc_ofd *mc_stream_ofd(FILE *fp);
+ * while the stream is open), or NULL. Lock-free; inline: getmntent asks
+ * it for every entry. */
+static inline struct mc_ofd *mc_stream_ofd(FILE *fp)
+{
+	unsigned gen = __atomic_load_n(&mc_streams_gen, __ATOMIC_ACQUIRE);
+	if (likely(mc_stream_last.fp == fp && mc_stream_last.gen == gen && fp))
+		return mc_stream_last.o;
+	return mc_stream_ofd_slow(fp);
+}
 /* freopen() turns one of our streams into a plain FILE: _begin before the
  * real freopen (our cookie must keep working during it), _end after. */
 void *mc_stream_freopen_begin(FILE *fp);

@@ -43,18 +43,8 @@ static struct {
 	struct cookie *k;
 } streams[MAX_STREAMS];
 static int streams_used;                /* high-water mark, atomic */
-/* Bumped when a stream is unregistered: a thread's last lookup (below) is
- * good while it has not moved. */
-static unsigned streams_gen;
-
-/* The last stream this thread looked up: a getmntent loop asks for the
- * same FILE again and again. Initial-exec TLS: one %fs-relative load, not
- * a __tls_get_addr() call. */
-static __thread struct {
-	FILE *fp;
-	struct cookie *k;
-	unsigned gen;
-} last_lookup __attribute__((tls_model("initial-exec")));
+unsigned mc_streams_gen;
+__thread struct mc_stream_last mc_stream_last __attribute__((tls_model("initial-exec")));
 
 static bool stream_register(struct cookie *k)
 {
@@ -84,7 +74,7 @@ static struct cookie *stream_find(FILE *fp, bool remove)
 		if (k && remove) {
 			/* Before the description is dropped: a cached lookup
 			 * of this FILE is stale from here on. */
-			__atomic_add_fetch(&streams_gen, 1, __ATOMIC_SEQ_CST);
+			__atomic_add_fetch(&mc_streams_gen, 1, __ATOMIC_SEQ_CST);
 			__atomic_store_n(&streams[i].k, NULL, __ATOMIC_RELEASE);
 			__atomic_store_n(&streams[i].fp, NULL, __ATOMIC_RELEASE);
 		}
@@ -97,19 +87,20 @@ static struct cookie *stream_find(FILE *fp, bool remove)
 /* Inline: the getline hit path starts here. */
 static inline __attribute__((always_inline)) struct cookie *stream_lookup(FILE *fp)
 {
-	unsigned gen = __atomic_load_n(&streams_gen, __ATOMIC_ACQUIRE);
-	if (likely(last_lookup.fp == fp && last_lookup.gen == gen && fp))
-		return last_lookup.k;
+	unsigned gen = __atomic_load_n(&mc_streams_gen, __ATOMIC_ACQUIRE);
+	if (likely(mc_stream_last.fp == fp && mc_stream_last.gen == gen && fp))
+		return mc_stream_last.k;
 	struct cookie *k = stream_find(fp, false);
 	if (k && k->o) {
-		last_lookup.fp = fp;
-		last_lookup.k = k;
-		last_lookup.gen = gen;
+		mc_stream_last.fp = fp;
+		mc_stream_last.k = k;
+		mc_stream_last.o = k->o;
+		mc_stream_last.gen = gen;
 	}
 	return k;
 }
 
-struct mc_ofd *mc_stream_ofd(FILE *fp)
+struct mc_ofd *mc_stream_ofd_slow(FILE *fp)
 {
 	struct cookie *k = stream_lookup(fp);
 	return k ? k->o : NULL;
