@@ -368,18 +368,6 @@ static ssize_t pass_read_nested(struct pass *p, int fd, void *buf, size_t count)
 	return r;
 }
 
-/* Is there more after a first read that returned @r of @count bytes?
- * seq_file returns one buffer (a page) per read: the records that fit, so
- * a read stops short both at the end of the table and before a record that
- * does not fit in what is left of the page. The second is likely only when
- * what is left is not much more than the lines we saw; on a small table
- * (the end) the program's next read is then the kernel's, which costs far
- * less than asking the daemon. The first and the last line stand for the
- * lines we saw: a scan of all of them cost ~2.5 instructions a byte (7,000
- * for a 20-mount table, a fifth of what the preload added to a process's
- * first read). A wrong guess only costs time: a line longer than these two
- * in the middle of a short first read leaves the rest of the pass to the
- * kernel, and (b) checks the bytes either way. */
 /* Where the first '\n' of @p[0, @n) is, or @n. Eight bytes a step, and
  * no library call (memchr's first call binds it). */
 static size_t first_nl(const char *p, size_t n)
@@ -408,6 +396,18 @@ static bool has_nl(const char *p, size_t lo, size_t hi)
 	return false;
 }
 
+/* Is there more after a first read that returned @r of @count bytes?
+ * seq_file returns one buffer (a page) per read: the records that fit, so
+ * a read stops short both at the end of the table and before a record that
+ * does not fit in what is left of the page. The second is likely only when
+ * what is left is not much more than the lines we saw; on a small table
+ * (the end) the program's next read is then the kernel's, which costs far
+ * less than asking the daemon. The first and the last line stand for the
+ * lines we saw: a scan of all of them cost ~2.5 instructions a byte (7,000
+ * for a 20-mount table, a fifth of what the preload added to a process's
+ * first read). A wrong guess only costs time: a line longer than these two
+ * in the middle of a short first read leaves the rest of the pass to the
+ * kernel, and (b) checks the bytes either way. */
 static bool may_continue(const char *buf, size_t r, size_t count)
 {
 	if (r == count || r >= MC_SEQ_PAGE)
