@@ -35,9 +35,41 @@ static void release_buf(struct mc_snap *s)
 	mc_zfree((void *)s->text, s->text_cap);
 }
 
+/* Snapshot headers: a process holds few at once (one per view, a pass of
+ * first.c's, a stream's), so they come from a small static pool, and only
+ * past it from mmap: a daemon-served first read made an mmap and a munmap
+ * for its 144 bytes, two system calls of ~20. Claimed and released with
+ * one atomic each, so still safe in a signal handler; a fork() copies the
+ * pool with the snapshots in it. */
+#define SNAP_POOL 16
+static struct mc_snap snap_pool[SNAP_POOL];
+static int snap_pool_used[SNAP_POOL];  /* atomic */
+
+static struct mc_snap *snap_zalloc(void)
+{
+	for (int i = 0; i < SNAP_POOL; i++) {
+		int none = 0;
+		if (!__atomic_load_n(&snap_pool_used[i], __ATOMIC_RELAXED) &&
+		    __atomic_compare_exchange_n(&snap_pool_used[i], &none, 1, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED)) {
+			memset(&snap_pool[i], 0, sizeof snap_pool[i]);
+			return &snap_pool[i];
+		}
+	}
+	return mc_zalloc(sizeof(struct mc_snap));
+}
+
+static void snap_zfree(struct mc_snap *s)
+{
+	if (s >= snap_pool && s < snap_pool + SNAP_POOL)
+		__atomic_store_n(&snap_pool_used[s - snap_pool], 0, __ATOMIC_RELEASE);
+	else
+		mc_zfree(s, sizeof *s);
+}
+
 static struct mc_snap *snap_alloc(enum mc_format fmt, const char *text, size_t len, bool validated)
 {
-	struct mc_snap *s = mc_zalloc(sizeof *s);
+	struct mc_snap *s = snap_zalloc();
 	if (!s)
 		return NULL;
 	s->refs = 1;
@@ -82,7 +114,7 @@ struct mc_snap *mc_snap_borrow(enum mc_format fmt, const char *text, size_t len,
 
 struct mc_snap *mc_snap_alloc(void)
 {
-	return mc_zalloc(sizeof(struct mc_snap));
+	return snap_zalloc();
 }
 
 struct mc_snap *mc_snap_ref(struct mc_snap *s)
@@ -112,7 +144,7 @@ void mc_snap_unref(struct mc_snap *s)
 		mc_zfree(s->lines, lines_size(s->lines));
 	if (s->release)
 		s->release(s);
-	mc_zfree(s, sizeof *s);
+	snap_zfree(s);
 }
 
 /* The end of each line (just past its '\n') into @out, if not NULL;

@@ -46,9 +46,11 @@ SMALL=128                       # cache/client.c SMALL_TABLE
 # kernel's) and close, and at its second read: stat (the socket),
 # listmount (not a small table), lseek (the kernel's offset), statx (the
 # root's key), socket, connect, getsockopt, sendmsg, poll, recvmsg, close,
-# fcntl (seals), fstat, mmap (the text), mmap (its header), close (the
-# memfd), fstatfs (the program's fd is on procfs); at its close, 2 munmap.
-DAEMON_FIRST=22
+# fcntl (seals), fstat, mmap (the text), close (the memfd), fstatfs (the
+# program's fd is on procfs); at its close, munmap (the text). The
+# snapshot's header comes from a static pool (cache/snapshot.c): no mmap,
+# no munmap of its own.
+DAEMON_FIRST=20
 STACK_EXTRA=4096                # one page
 
 case ${1:-} in
