@@ -79,6 +79,17 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Stop the churn and wait until it is stopped: kill() returns while a
+ * mount call of its may still be under way (on a loaded machine, long
+ * enough for its event to land after our next poll). A stopped process is
+ * never inside one. */
+static void stop_churn(void)
+{
+	int st;
+	kill(churn_pid, SIGSTOP);
+	waitpid(churn_pid, &st, WUNTRACED);
+}
+
 /* The bare kernel read tears, deterministically: read the first page (it
  * holds "early", read-write), then remount early read-only and mount late,
  * then read the rest (it holds late). The text shows "early rw" with "late
@@ -87,8 +98,7 @@ static void test_kernel_read_tears(void **state)
 {
 	(void)state;
 	struct mc_buf b = { 0 };
-	kill(churn_pid, SIGSTOP);
-	usleep(20000);
+	stop_churn();
 	assert_int_equal(mount(NULL, early, NULL, MS_REMOUNT | MS_BIND, NULL), 0);
 	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
@@ -143,14 +153,13 @@ static void test_validated_capture_never_torn(void **state)
 static void test_changed_reports_once(void **state)
 {
 	(void)state;
-	kill(churn_pid, SIGSTOP);
-	usleep(20000);
+	stop_churn();
 	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	assert_int_equal(mc_changed(fd), 0);
 	kill(churn_pid, SIGCONT);
 	usleep(50000);
-	kill(churn_pid, SIGSTOP);
+	stop_churn();
 	assert_int_equal(mc_changed(fd), 1);
 	usleep(20000);
 	assert_int_equal(mc_changed(fd), 0);
