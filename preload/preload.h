@@ -303,14 +303,21 @@ struct mc_stream_last {
 };
 extern __thread struct mc_stream_last mc_stream_last __attribute__((tls_model("initial-exec")));
 extern unsigned mc_streams_gen;
+/* Is @fp this thread's last lookup, still good? *@ret_gen: the generation
+ * to record with a new one. */
+static inline bool mc_stream_last_is(FILE *fp, unsigned *ret_gen)
+{
+	*ret_gen = __atomic_load_n(&mc_streams_gen, __ATOMIC_ACQUIRE);
+	return mc_stream_last.fp == fp && mc_stream_last.gen == *ret_gen && fp;
+}
 struct mc_ofd *mc_stream_ofd_slow(FILE *fp);
 /* The description behind one of our streams (no reference taken: valid
  * while the stream is open), or NULL. Lock-free; inline: getmntent asks
  * it for every entry. */
 static inline struct mc_ofd *mc_stream_ofd(FILE *fp)
 {
-	unsigned gen = __atomic_load_n(&mc_streams_gen, __ATOMIC_ACQUIRE);
-	if (likely(mc_stream_last.fp == fp && mc_stream_last.gen == gen && fp))
+	unsigned gen;
+	if (likely(mc_stream_last_is(fp, &gen)))
 		return mc_stream_last.o;
 	return mc_stream_ofd_slow(fp);
 }

@@ -87,8 +87,8 @@ static struct cookie *stream_find(FILE *fp, bool remove)
 /* Inline: the getline hit path starts here. */
 static inline __attribute__((always_inline)) struct cookie *stream_lookup(FILE *fp)
 {
-	unsigned gen = __atomic_load_n(&mc_streams_gen, __ATOMIC_ACQUIRE);
-	if (likely(mc_stream_last.fp == fp && mc_stream_last.gen == gen && fp))
+	unsigned gen;
+	if (likely(mc_stream_last_is(fp, &gen)))
 		return mc_stream_last.k;
 	struct cookie *k = stream_find(fp, false);
 	if (k && k->o) {
@@ -345,6 +345,27 @@ static int64_t line_ending_at(const uint32_t *L, int64_t off)
 	return lo <= L[0] && L[lo] == off ? (int64_t)lo : -1;
 }
 
+/* Line @i + 1 of the index, which starts at @p (offset k->bcur), when it is
+ * whole in the buffer, ends with its '\n' and fits *lineptr: copied, and
+ * the read pointer and the hint moved past it. Returns its length, else 0
+ * with nothing taken (a taken line has its '\n': the caller's check of the
+ * result then folds away). Inline: the common line's path. */
+static inline __attribute__((always_inline)) size_t take_line(FILE *fp, struct cookie *k, char *p, uint32_t i,
+							      char **lineptr, size_t *n)
+{
+	const uint32_t *L = k->blines;
+	size_t len = L[i + 1] - (size_t)k->bcur;
+	if (len == 0 || len >= *n || len > (size_t)(k->bend - p) || p[len - 1] != '\n')
+		return 0;
+	char *line = *lineptr;
+	fp->_IO_read_ptr = p + len;
+	k->bline = i + 1;
+	k->bcur = L[i + 1];
+	line[len] = '\0';
+	memcpy(line, p, len);
+	return len;
+}
+
 /* getline() where the FILE's buffer is known to hold the snapshot's text
  * (c_read): the line's end comes from the line index, so no memchr; the
  * next line's number is the last one's plus one. Returns the line's
@@ -353,11 +374,10 @@ static int64_t line_ending_at(const uint32_t *L, int64_t off)
  * instructions and a copy a line, against ~100 and a memchr. */
 static ssize_t getline_indexed(FILE *fp, struct cookie *k, char **lineptr, size_t *n)
 {
+	if (fp->_IO_read_ptr >= fp->_IO_read_end && refill(fp, k) < 0)
+		return -1;
 	char *p = fp->_IO_read_ptr;
 	const char *bend = k->bend;
-	if (p >= fp->_IO_read_end && refill(fp, k) < 0)
-		return -1;
-	p = fp->_IO_read_ptr, bend = k->bend;
 	if (!bend || fp->_IO_read_end != bend || p >= bend)
 		return MC_STREAM_GLIBC;
 	const uint32_t *L = k->blines;
@@ -367,25 +387,20 @@ static ssize_t getline_indexed(FILE *fp, struct cookie *k, char **lineptr, size_
 		i = line_ending_at(L, cur);
 		if (i < 0 || i >= L[0])
 			return MC_STREAM_GLIBC;
+		k->bline = (uint32_t)i;
+		k->bcur = cur;
 	}
-	size_t len = L[i + 1] - (size_t)cur;
-	if (len + 1 > *n)
-		return MC_STREAM_GLIBC;         /* glibc's loop grows *lineptr */
-	size_t have = (size_t)(bend - p);
-	if (len <= have) {
-		/* The last line without '\n' (the index ends it at the text's
-		 * end) goes on to the end of file: glibc's loop. */
-		if (p[len - 1] != '\n')
-			return MC_STREAM_GLIBC;
-		memcpy(*lineptr, p, len);
-		(*lineptr)[len] = '\0';
-		fp->_IO_read_ptr = p + len;
-		k->bline = (uint32_t)i + 1;
-		k->bcur = L[i + 1];
-		return (ssize_t)len;
-	}
-	/* The line goes on past the buffer (one in ~12 with stdio's 1 KiB):
-	 * what is here, then glibc's loop after a refill. */
+	size_t took = take_line(fp, k, p, (uint32_t)i, lineptr, n);
+	if (took)
+		return (ssize_t)took;
+	/* Not taken: a line that needs *lineptr to grow, or the last one
+	 * without '\n' (the index ends it at the text's end, and it goes on
+	 * to the end of file), is glibc's loop's; one that goes on past the
+	 * buffer (one in ~12 with stdio's 1 KiB) is ours: what is here, then
+	 * the loop after a refill. */
+	size_t len = L[i + 1] - (size_t)cur, have = (size_t)(bend - p);
+	if (len >= *n || len <= have)
+		return MC_STREAM_GLIBC;
 	memcpy(*lineptr, p, have);
 	fp->_IO_read_ptr = p + have;
 	k->bline = (uint32_t)i + 1;             /* where it will end, checked */
@@ -432,20 +447,11 @@ ssize_t mc_stream_getdelim(char **lineptr, size_t *n, int delim, FILE *fp)
 	if (likely(k && delim == '\n')) {
 		char *p = fp->_IO_read_ptr;
 		const char *bend = k->bend;
-		const uint32_t *L = k->blines;
-		uint32_t i = k->bline;
 		if ((uintptr_t)p < (uintptr_t)bend && fp->_IO_read_end == bend && lineptr && n && *lineptr &&
-		    mc_one_thread() && k->boff + (p - fp->_IO_buf_base) == k->bcur && i < L[0]) {
-			size_t len = L[i + 1] - (size_t)k->bcur;
-			if (len < *n && len <= (size_t)(bend - p) && p[len - 1] == '\n') {
-				char *line = *lineptr;
-				fp->_IO_read_ptr = p + len;
-				k->bline = i + 1;
-				k->bcur = L[i + 1];
-				line[len] = '\0';
-				memcpy(line, p, len);
-				return (ssize_t)len;
-			}
+		    mc_one_thread() && k->boff + (p - fp->_IO_buf_base) == k->bcur && k->bline < k->blines[0]) {
+			size_t took = take_line(fp, k, p, k->bline, lineptr, n);
+			if (likely(took))
+				return (ssize_t)took;
 		}
 	}
 	return getdelim_slow(lineptr, n, delim, fp);
