@@ -464,10 +464,10 @@ MC_HOT bool mc_first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, 
 	struct mc_guard g;
 	struct note *n, copy;
 
-	if (!find_pass(fd) && first_read(fd, buf, count, real, ret))
+	struct pass *p = find_pass(fd);
+	if (!p && first_read(fd, buf, count, real, ret))
 		return true;
 	pthread_testcancel();                   /* read() is a cancellation point */
-	struct pass *p = find_pass(fd);
 	if (!mc_enter(&g)) {
 		if (!p)
 			return false;
