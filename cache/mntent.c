@@ -143,15 +143,10 @@ bool mc_mntent_plain(const char *line, size_t len, struct mc_ment *e)
 	len -= sizeof tail - 1;
 	/* Eight bytes a step; a byte at a time only in a word that holds a
 	 * space, a tab or a backslash (five words of a line's ~9). */
-	const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
 	for (size_t i = 0; i < len; i++) {
 		if ((i & 7) == 0 && len - i >= 8) {
-			uint64_t w, a, b, c;
-			memcpy(&w, line + i, 8);
-			a = w ^ (ones * ' ');
-			b = w ^ (ones * '\t');
-			c = w ^ (ones * '\\');
-			if (!((((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)) & high)) {
+			uint64_t w = mc_word_at(line + i);
+			if (!(mc_bytes_eq(w, ' ') | mc_bytes_eq(w, '\t') | mc_bytes_eq(w, '\\'))) {
 				i += 7;
 				continue;
 			}
