@@ -256,58 +256,14 @@ MC_EXPORT int endmntent(FILE *fp)
 	return REAL(endmntent)(fp);
 }
 
-/* Which glibc function a miss falls back to: resolved only on a miss. */
-enum mntent_fn { FN_GETMNTENT_R, FN___GETMNTENT_R };
-
-/* A new pass (which may read the kernel: cancellation disabled), or
- * glibc's own answer. @r is what the hit path said. */
-static __attribute__((noinline)) struct mntent *mntent_miss(struct mc_ofd *o, FILE *fp, struct mntent *mp,
-							     char *buf, int size, enum mntent_fn fn, int r)
-{
-	struct mc_guard g;
-	if (r == MC_GETMNTENT_BLOCKS && mc_enter(&g)) {
-		int saved = errno;
-		r = mc_ofd_getmntent(o, mp, buf, size, true);
-		errno = saved;
-		mc_leave(&g);
-		if (r == 1)
-			return mp;
-	}
-	return fn == FN_GETMNTENT_R ? REAL(getmntent_r)(fp, mp, buf, size)
-				    : REAL(__getmntent_r)(fp, mp, buf, size);
-}
-
-static inline struct mntent *mntent_r(struct mc_ofd *o, FILE *fp, struct mntent *mp, char *buf, int size,
-				      enum mntent_fn fn)
-{
-	/* Ours and nothing buffered in the FILE (a program may mix in fgets):
-	 * answer from the snapshot's getmntent image. At the end, or on any
-	 * doubt, glibc reads the stream itself, which sets EOF exactly as it
-	 * would. No sticky end-of-file or error either: those are glibc's
-	 * to report. */
-	int r = -EINVAL;
-	if (o && fp->_IO_read_ptr == fp->_IO_read_end && !(fp->_flags & (_IO_EOF_SEEN | _IO_ERR_SEEN)) &&
-	    size > 0 && mc_enter_light()) {
-		/* An entry that continues the pass reaches no cancellation
-		 * point and no system call (a memory copy under the slot
-		 * lock), so it leaves the cancel state and errno alone: two
-		 * pthread_setcancelstate() were 7.5% of an entry. */
-		r = mc_ofd_getmntent(o, mp, buf, size, false);
-		mc_leave_light();
-		if (likely(r == 1))
-			return mp;
-	}
-	return mntent_miss(o, fp, mp, buf, size, fn, r);
-}
-
 MC_EXPORT struct mntent *getmntent_r(FILE *fp, struct mntent *mp, char *buf, int size)
 {
-	return mntent_r(mc_stream_ofd(fp), fp, mp, buf, size, FN_GETMNTENT_R);
+	return mc_getmntent_r(mc_stream_ofd(fp), fp, mp, buf, size, MC_FN_GETMNTENT_R);
 }
 
 MC_EXPORT struct mntent *__getmntent_r(FILE *fp, struct mntent *mp, char *buf, int size)
 {
-	return mntent_r(mc_stream_ofd(fp), fp, mp, buf, size, FN___GETMNTENT_R);
+	return mc_getmntent_r(mc_stream_ofd(fp), fp, mp, buf, size, MC_FN___GETMNTENT_R);
 }
 
 /* glibc's getmntent is getmntent_r into one static struct and one 4 KiB
@@ -347,7 +303,7 @@ MC_EXPORT struct mntent *getmntent(FILE *fp)
 		return REAL(getmntent)(fp);
 	if (unlikely(!__atomic_load_n(&glibc_buf, __ATOMIC_ACQUIRE)))
 		pthread_once(&glibc_once, learn_glibc_static);
-	return mntent_r(o, fp, glibc_m, glibc_buf, 4096, FN_GETMNTENT_R);
+	return mc_getmntent_r(o, fp, glibc_m, glibc_buf, 4096, MC_FN_GETMNTENT_R);
 }
 
 /* ---- getline ----------------------------------------------------------

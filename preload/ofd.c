@@ -30,7 +30,7 @@ int mc_ofd_settle(struct mc_ofd *o, int64_t pos)
 	mc_snap_unref(o->snap);
 	o->snap = snap;
 	s->gen = snap->gen;
-	o->line_hint = 0;
+	o->ment = NULL;
 	if (pos != 0 && pos == s->read_pos)
 		s->read_pos = -1;               /* another text: find pos anew */
 	return 0;

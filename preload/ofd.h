@@ -74,7 +74,14 @@ struct mc_ofd {
 	int id_fresh;                   /* identity just checked at open: the
 					 * first pass needs no check; atomic */
 	struct mc_snap *snap;           /* under slot->lock */
-	size_t line_hint;               /* getmntent: next line, under slot->lock */
+	/* getmntent's cursor in o->snap's image, under slot->lock: the next
+	 * entry and the image's end, the text and the snapshot's gen, so that
+	 * an entry is one step from o and not four (o->snap, its image, the
+	 * image's array, the entry). NULL until getmntent_slow() sets it;
+	 * cleared whenever o->snap changes. */
+	const struct mc_ment *ment, *ment_end;
+	const char *ment_text;
+	uint64_t ment_gen;
 	FILE *fp;
 	struct mc_ofd *all_next;        /* every live description, for fork;
 					 * the pool's free list when free */

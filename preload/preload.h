@@ -251,13 +251,15 @@ off_t mc_ofd_lseek(struct mc_ofd *o, off_t off, int whence);
 void mc_ofd_set_stream(struct mc_ofd *o, FILE *fp);
 /* st_blksize of the file, as fstat() said at open. */
 blksize_t mc_ofd_blksize(const struct mc_ofd *o);
-/* getmntent_r from the snapshot's getmntent image. Returns 1 and fills @mp,
- * 0 at end of table, <0 when the caller must use glibc (the stream is left
- * untouched). Without @may_block, only an entry that continues the pass is
- * answered (nothing that can block or be cancelled is called), else
- * MC_GETMNTENT_BLOCKS: ask again with @may_block, cancellation disabled. */
-#define MC_GETMNTENT_BLOCKS 2
-int mc_ofd_getmntent(struct mc_ofd *o, struct mntent *mp, char *buf, int bufsiz, bool may_block);
+/* getmntent_r on @fp (@o: its description, or NULL) from the snapshot's
+ * getmntent image, or glibc's @fn when the stream is not at an entry we
+ * can answer (glibc then finds the stream untouched). An entry that
+ * continues a pass makes no system call and calls nothing that can block
+ * or be cancelled; one that starts a pass disables cancellation while it
+ * takes a snapshot. (getmntent.c) */
+enum mc_mntent_fn { MC_FN_GETMNTENT_R, MC_FN___GETMNTENT_R };
+struct mntent *mc_getmntent_r(struct mc_ofd *o, FILE *fp, struct mntent *mp, char *buf, int size,
+			      enum mc_mntent_fn fn);
 /* A read that continues a served pass: at most @n bytes into @buf, with no
  * system call and nothing that can block or be cancelled (no guard
  * needed). MC_OFD_BLOCKS: anything else (a new pass, the kernel's pass,
