@@ -366,6 +366,40 @@ static inline __attribute__((always_inline)) size_t take_line(FILE *fp, struct c
 	return len;
 }
 
+/* Line @i + 1 of the index, which starts at @p (offset k->bcur) and goes
+ * on past the buffer, when it fits *lineptr: what is here, a refill, the
+ * rest to the end the index names (the refill put the snapshot's next
+ * bytes in the buffer; else glibc's loop finds the end). Returns its
+ * length, -1 (end of file or the read's errno, as glibc), or
+ * MC_STREAM_GLIBC with nothing taken. */
+static ssize_t take_straddling(FILE *fp, struct cookie *k, char *p, uint32_t i, char **lineptr, size_t *n)
+{
+	const uint32_t *L = k->blines;
+	int64_t cur = k->bcur;
+	size_t len = L[i + 1] - (size_t)cur, have = (size_t)(k->bend - p);
+	if (len >= *n || len <= have)
+		return MC_STREAM_GLIBC;
+	memcpy(*lineptr, p, have);
+	fp->_IO_read_ptr = p + have;
+	k->bline = i + 1;                       /* where it will end, checked */
+	k->bcur = L[i + 1];
+	if (refill(fp, k) < 0) {
+		(*lineptr)[have] = '\0';
+		return (ssize_t)have;
+	}
+	int64_t at = cur + (int64_t)have;
+	size_t rest = len - have;
+	p = fp->_IO_read_ptr;
+	if (k->blines == L && k->bend == fp->_IO_read_end && k->boff == at && rest <= (size_t)(k->bend - p) &&
+	    p[rest - 1] == '\n') {
+		memcpy(*lineptr + have, p, rest);
+		fp->_IO_read_ptr = p + rest;
+		(*lineptr)[len] = '\0';
+		return (ssize_t)len;
+	}
+	return getdelim_loop(fp, k, lineptr, n, '\n', have);
+}
+
 /* getline() where the FILE's buffer is known to hold the snapshot's text
  * (c_read): the line's end comes from the line index, so no memchr; the
  * next line's number is the last one's plus one. Returns the line's
@@ -396,20 +430,8 @@ static ssize_t getline_indexed(FILE *fp, struct cookie *k, char **lineptr, size_
 	/* Not taken: a line that needs *lineptr to grow, or the last one
 	 * without '\n' (the index ends it at the text's end, and it goes on
 	 * to the end of file), is glibc's loop's; one that goes on past the
-	 * buffer (one in ~12 with stdio's 1 KiB) is ours: what is here, then
-	 * the loop after a refill. */
-	size_t len = L[i + 1] - (size_t)cur, have = (size_t)(bend - p);
-	if (len >= *n || len <= have)
-		return MC_STREAM_GLIBC;
-	memcpy(*lineptr, p, have);
-	fp->_IO_read_ptr = p + have;
-	k->bline = (uint32_t)i + 1;             /* where it will end, checked */
-	k->bcur = L[i + 1];
-	if (refill(fp, k) < 0) {
-		(*lineptr)[have] = '\0';
-		return (ssize_t)have;
-	}
-	return getdelim_loop(fp, k, lineptr, n, '\n', have);
+	 * buffer (one in ~12 with stdio's 1 KiB) is ours. */
+	return take_straddling(fp, k, p, (uint32_t)i, lineptr, n);
 }
 
 /* Everything but the common line (below). */
