@@ -27,6 +27,7 @@ struct cookie {
 	const uint32_t *blines;
 	const char *bend;
 	int64_t boff, bcur;
+	uint64_t bgen;                  /* @bsnap's gen when bline, bcur were set */
 	uint32_t bline;
 	char buf[];                     /* the FILE's buffer, st_blksize bytes */
 };
@@ -169,6 +170,14 @@ static ssize_t c_read(void *c, char *buf, size_t n)
 			if (r > 0 && buf == k->fp->_IO_buf_base && (k->blines = mc_snap_lines_built(k->bsnap))) {
 				k->bend = buf + r;
 				k->boff = at;
+				/* Another snapshot: where the last line
+				 * ended, and its number, were the old text's
+				 * (a pointer compare could be fooled by
+				 * reused memory; a gen is never reused). */
+				if (k->bgen != k->bsnap->gen) {
+					k->bgen = k->bsnap->gen;
+					k->bcur = -1;
+				}
 			}
 			return r;
 		}

@@ -2265,6 +2265,47 @@ static void chg_midread(void)
 	text_free(&t);
 }
 
+/* getline on a stream whose buffer was dropped (fflush) right after the
+ * line of chg_dir, once a remount has made that line longer: the next
+ * line is the new text from that offset to its next '\n' (the remount's
+ * two extra bytes), as the kernel renders it, not a line the old text's
+ * index names (the new text's index is built first, by two passes of
+ * another open, so that the index path is the one taken). */
+static void chg_getline_refill(void)
+{
+	char sub[PATH_MAX + 8], key[PATH_MAX + 8], *line = NULL;
+	size_t cap = 0;
+	snprintf(sub, sizeof sub, "%s/sub", chg_dir);
+	snprintf(key, sizeof key, " %s ", chg_dir);
+	chg_mount();
+	say("getline_refill.mkdir: %s", res(OBS(mkdir(sub, 0755))));
+	say("getline_refill.mount_sub: %s", res(OBS(mount(chg_src, sub, "tmpfs", 0, "size=1m"))));
+	FILE *fp = fopen(self_path[MO], "re");
+	bool found = false;
+	while (fp && !found && getline(&line, &cap, fp) > 0)
+		found = strstr(line, key) != NULL;
+	say("getline_refill.found: %s ftell=%s", yesno(found), fp && ftell(fp) > 0 ? "set" : "unset");
+	say("getline_refill.remount: %s",
+	    res(OBS(mount(NULL, chg_dir, NULL, MS_REMOUNT | MS_RELATIME, "size=100m"))));
+	/* two passes of another open: the new text's line index is built */
+	struct text t = { 0 };
+	for (int i = 0; i < 2; i++) {
+		t.len = 0;
+		slurp(self_path[MO], &t);
+	}
+	text_free(&t);
+	if (fp) {
+		say("getline_refill.fflush: %d", fflush(fp));
+		getline_one("getline_refill.line", fp, &line, &cap);
+		getline_one("getline_refill.next", fp, &line, &cap);
+		fclose(fp);
+	}
+	free(line);
+	say("getline_refill.umount_sub: %s", res(OBS(umount(sub))));
+	rmdir(sub);
+	chg_umount();
+}
+
 /* chroot into a tmpfs with its own /proc, after opening the table. */
 static void chroot_child(void *arg)
 {
@@ -2353,6 +2394,7 @@ static void scen_change(void)
 	chg_foreign(fd);
 	close(fd);
 	chg_midread();
+	chg_getline_refill();
 	chg_fork_nohandlers();
 	chg_chroot();
 	chg_clobbered();
