@@ -26,7 +26,8 @@ struct cookie {
 	struct mc_snap *bsnap;          /* one reference, or NULL */
 	const uint32_t *blines;
 	const char *bend;
-	int64_t boff, bcur;
+	int64_t boff, bcur, bnext;      /* bnext: where line @bline + 1 ends,
+					 * 0 past the last (set with bline) */
 	uint64_t bgen;                  /* @bsnap's gen when bline, bcur were set */
 	uint32_t bline;
 	char buf[];                     /* the FILE's buffer, st_blksize bytes */
@@ -177,6 +178,7 @@ static ssize_t c_read(void *c, char *buf, size_t n)
 				if (k->bgen != k->bsnap->gen) {
 					k->bgen = k->bsnap->gen;
 					k->bcur = -1;
+					k->bnext = 0;
 				}
 			}
 			return r;
@@ -354,44 +356,52 @@ static int64_t line_ending_at(const uint32_t *L, int64_t off)
 	return lo <= L[0] && L[lo] == off ? (int64_t)lo : -1;
 }
 
-/* Line @i + 1 of the index, which starts at @p (offset k->bcur), when it is
- * whole in the buffer, ends with its '\n' and fits *lineptr: copied, and
- * the read pointer and the hint moved past it. Returns its length, else 0
+/* Line @i of @L ends at @end: the stream stands there now. The next
+ * line's end is loaded here, for the next call, so that the common line
+ * finds it one step from the cookie (not two: blines, then the entry). */
+static inline __attribute__((always_inline)) void set_line(struct cookie *k, const uint32_t *L, uint32_t i,
+							   int64_t end)
+{
+	k->bline = i;
+	k->bcur = end;
+	k->bnext = i < L[0] ? L[i + 1] : 0;
+}
+
+/* Line @bline + 1, which starts at @p (offset k->bcur), when it is whole
+ * in the buffer, ends with its '\n' and fits *lineptr: copied, and the
+ * read pointer and the line moved past it. Returns its length, else 0
  * with nothing taken (a taken line has its '\n': the caller's check of the
  * result then folds away). Inline: the common line's path. */
-static inline __attribute__((always_inline)) size_t take_line(FILE *fp, struct cookie *k, char *p, uint32_t i,
-							      char **lineptr, size_t *n)
+static inline __attribute__((always_inline)) size_t take_line(FILE *fp, struct cookie *k, char *p, char **lineptr,
+							      size_t *n)
 {
-	const uint32_t *L = k->blines;
-	size_t len = L[i + 1] - (size_t)k->bcur;
-	if (len == 0 || len >= *n || len > (size_t)(k->bend - p) || p[len - 1] != '\n')
+	size_t len = (size_t)(k->bnext - k->bcur);
+	if (!k->bnext || len == 0 || len >= *n || len > (size_t)(k->bend - p) || p[len - 1] != '\n')
 		return 0;
 	char *line = *lineptr;
 	fp->_IO_read_ptr = p + len;
-	k->bline = i + 1;
-	k->bcur = L[i + 1];
+	set_line(k, k->blines, k->bline + 1, k->bnext);
 	line[len] = '\0';
 	memcpy(line, p, len);
 	return len;
 }
 
-/* Line @i + 1 of the index, which starts at @p (offset k->bcur) and goes
+/* Line @bline + 1, which starts at @p (offset k->bcur) and goes
  * on past the buffer, when it fits *lineptr: what is here, a refill, the
  * rest to the end the index names (the refill put the snapshot's next
  * bytes in the buffer; else glibc's loop finds the end). Returns its
  * length, -1 (end of file or the read's errno, as glibc), or
  * MC_STREAM_GLIBC with nothing taken. */
-static ssize_t take_straddling(FILE *fp, struct cookie *k, char *p, uint32_t i, char **lineptr, size_t *n)
+static ssize_t take_straddling(FILE *fp, struct cookie *k, char *p, char **lineptr, size_t *n)
 {
 	const uint32_t *L = k->blines;
 	int64_t cur = k->bcur;
-	size_t len = L[i + 1] - (size_t)cur, have = (size_t)(k->bend - p);
-	if (len >= *n || len <= have)
+	size_t len = (size_t)(k->bnext - cur), have = (size_t)(k->bend - p);
+	if (!k->bnext || len >= *n || len <= have)
 		return MC_STREAM_GLIBC;
 	memcpy(*lineptr, p, have);
 	fp->_IO_read_ptr = p + have;
-	k->bline = i + 1;                       /* where it will end, checked */
-	k->bcur = L[i + 1];
+	set_line(k, L, k->bline + 1, k->bnext); /* where it will end, checked */
 	if (refill(fp, k) < 0) {
 		(*lineptr)[have] = '\0';
 		return (ssize_t)have;
@@ -425,22 +435,20 @@ static ssize_t getline_indexed(FILE *fp, struct cookie *k, char **lineptr, size_
 		return MC_STREAM_GLIBC;
 	const uint32_t *L = k->blines;
 	int64_t cur = k->boff + (p - fp->_IO_buf_base);
-	int64_t i = k->bline;
-	if (i >= L[0] || k->bcur != cur) {
-		i = line_ending_at(L, cur);
+	if (k->bline >= L[0] || k->bcur != cur) {
+		int64_t i = line_ending_at(L, cur);
 		if (i < 0 || i >= L[0])
 			return MC_STREAM_GLIBC;
-		k->bline = (uint32_t)i;
-		k->bcur = cur;
+		set_line(k, L, (uint32_t)i, cur);
 	}
-	size_t took = take_line(fp, k, p, (uint32_t)i, lineptr, n);
+	size_t took = take_line(fp, k, p, lineptr, n);
 	if (took)
 		return (ssize_t)took;
 	/* Not taken: a line that needs *lineptr to grow, or the last one
 	 * without '\n' (the index ends it at the text's end, and it goes on
 	 * to the end of file), is glibc's loop's; one that goes on past the
 	 * buffer (one in ~12 with stdio's 1 KiB) is ours. */
-	return take_straddling(fp, k, p, (uint32_t)i, lineptr, n);
+	return take_straddling(fp, k, p, lineptr, n);
 }
 
 /* Everything but the common line (below). */
@@ -479,8 +487,8 @@ ssize_t mc_stream_getdelim(char **lineptr, size_t *n, int delim, FILE *fp)
 		char *p = fp->_IO_read_ptr;
 		const char *bend = k->bend;
 		if ((uintptr_t)p < (uintptr_t)bend && fp->_IO_read_end == bend && lineptr && n && *lineptr &&
-		    mc_one_thread() && k->boff + (p - fp->_IO_buf_base) == k->bcur && k->bline < k->blines[0]) {
-			size_t took = take_line(fp, k, p, k->bline, lineptr, n);
+		    mc_one_thread() && k->boff + (p - fp->_IO_buf_base) == k->bcur) {
+			size_t took = take_line(fp, k, p, lineptr, n);
 			if (likely(took))
 				return (ssize_t)took;
 		}
