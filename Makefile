@@ -31,7 +31,7 @@ PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(B)/%.o)
 # Test helper programs; faultinj.c is a preload of its own (tests/fuzz.mk).
 TOOLS   := $(patsubst tests/tools/%.c,$(B)/%,$(filter-out tests/tools/faultinj.c,$(wildcard tests/tools/*.c)))
 UNITS   := $(patsubst tests/%.c,$(B)/%,$(wildcard tests/test_*.c))
-BENCHES := $(patsubst bench/%.c,$(B)/%,$(wildcard bench/bench_*.c))
+BENCHES := $(patsubst bench/%.c,$(B)/%,$(wildcard bench/bench_*.c)) $(B)/empty-preload.so
 
 PRELOAD := $(B)/libmountcache-preload.so
 
@@ -61,6 +61,10 @@ $(B)/test_seqfile: $(B)/preload/seqfile.o
 
 $(B)/bench_%: bench/bench_%.c $(B)/libmcengine.a
 	$(CC) $(CFLAGS) $(MOUNT_CFLAGS) -o $@ $< $(B)/libmcengine.a $(LDFLAGS) $(MOUNT_LIBS) -lpthread
+
+# The bench's control: LD_PRELOAD of a library that does nothing.
+$(B)/empty-preload.so: bench/empty_preload.c
+	$(CC) $(CFLAGS) -shared -o $@ $<
 
 # Install only what is missing: non-interactive, no recommends, root only.
 deps:

@@ -106,6 +106,23 @@ consumers() {
 	one "psutil" proc "$PY" -c 'import psutil; psutil.disk_partitions(all=True)'
 }
 
+# The floor under whole commands: LD_PRELOAD of a library that does nothing
+# (build/empty-preload.so) beside bare, the preload and the daemon, on
+# /bin/true (start-up alone) and cat, alternated: what any preload costs a
+# process before a hook runs. At the smallest table only, quiet.
+floor() {
+	local empty=$B/empty-preload.so
+	[ -f "$empty" ] || { echo "    floor: $empty missing, left out"; return; }
+	MODES_OVERRIDE=("${MODE_BARE[@]}"
+			--mode empty-preload --env "LD_PRELOAD=$empty" --unset MOUNTCACHE_SOCKET "${KNOBS[@]}"
+			"${MODES[@]:${#MODE_BARE[@]}}")
+	local t=$SECONDS runs=31
+	measure "/bin/true" "$runs" 1 -- /bin/true | emit floor
+	measure "cat" "$runs" 1 -- cat /proc/self/mountinfo | emit floor
+	MODES_OVERRIDE=()
+	printf '    %-30s %3d runs x %d modes  %3d s\n' "floor: an empty preload" "$runs" $((NMODES + 1)) $((SECONDS - t))
+}
+
 # Peers and the engine, bare, in one alternated set: the kernel read first
 # (the baseline of the ratios). Under churn only what churn changes: the
 # kernel read, the capture (retries) and the engine's hit path.
@@ -177,6 +194,7 @@ inside() {
 		consumers
 		peers
 		[ $LOAD = quiet ] && memory
+		[ $LOAD = quiet ] && [ "$SIZE" = "$FLOOR_SIZE" ] && floor
 		churn_stop
 		[ -n "$DAEMON_PID" ] &&
 			echo "$SIZE	$MC_FIXTURE_MOUNTS	$LOAD	$(daemon_rss | tr ' ' '\t')" >>"$OUT/daemon.tsv"
@@ -305,6 +323,9 @@ t0=$SECONDS
 	echo "one page fault (first write to an anonymous page) costs $(fault_cost) us on this machine"
 } >"$OUT/env.txt"
 cat "$OUT/env.txt"
+# floor(): at the smallest size only
+FLOOR_SIZE=$(tr ' ' '\n' <<<"$sizes" | sort -n | head -1)
+export FLOOR_SIZE
 for n in $sizes; do
 	"$B/mkmounts" -q -n "$n" -- "$0" --inside "$OUT" "$n" || echo "bench: size $n failed" >&2
 done

@@ -12,7 +12,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=${MC_BENCH_BIN:-$ROOT/build}
 PY=/usr/bin/python3         # Debian's, with python3-psutil (not a pyenv shim)
 PRELOAD=$B/libmountcache-preload.so
-BENCH_BINS="mkmounts churn bench_run bench_read bench_watch libmountcache-preload.so"
+BENCH_BINS="mkmounts churn bench_run bench_read bench_watch libmountcache-preload.so empty-preload.so"
 
 # Bursty churn: bursts of 10 cycles (mount + umount + two remounts, about
 # 1 ms at 10k mounts) every 50 ms, i.e. ~20 bursts a second with quiet gaps.
@@ -132,10 +132,12 @@ churn_stop() {
 # machine cannot help it) and C (preload + daemon, if one is up).
 # Every mode runs with the preload's defaults: the knobs are cleared.
 modes_init() {
-	local knobs=(--unset MOUNTCACHE_SERVE_FIRST --unset MOUNTCACHE_DISABLE
-		     --unset MOUNTCACHE_DEBUG --unset MOUNTCACHE_MAX_AGE_MS)
-	[ -n "${BENCH_KEEP_KNOBS:-}" ] && knobs=()
-	MODES=(--mode bare --unset LD_PRELOAD --unset MOUNTCACHE_SOCKET "${knobs[@]}"
+	KNOBS=(--unset MOUNTCACHE_SERVE_FIRST --unset MOUNTCACHE_DISABLE
+	       --unset MOUNTCACHE_DEBUG --unset MOUNTCACHE_MAX_AGE_MS)
+	[ -n "${BENCH_KEEP_KNOBS:-}" ] && KNOBS=()
+	local knobs=("${KNOBS[@]}")
+	MODE_BARE=(--mode bare --unset LD_PRELOAD --unset MOUNTCACHE_SOCKET "${knobs[@]}")
+	MODES=("${MODE_BARE[@]}"
 	       --mode preload --env "LD_PRELOAD=$PRELOAD"
 	       --env "MOUNTCACHE_SOCKET=/nonexistent/mountcache-bench.sock" "${knobs[@]}")
 	MODE_NAMES="bare preload"

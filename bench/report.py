@@ -186,6 +186,30 @@ for c in consumers:
 if worst:
     print("  %-52s  %8s  %s" % ("%d mounts: every consumer >= 1.0x (worst: %s, %s)" % (small, worst[1], worst[2]),
           times(worst[0]), "met" if worst[0] >= 1.0 else "MISSED"))
+    floor_cat = [r for r in ROWS if r["group"] == "floor" and r["consumer"] == "cat" and r["mode"] == "empty-preload"]
+    if floor_cat:
+        print("  %-52s  %8s  (the floor of any LD_PRELOAD: below)" % ("    cat with an empty preload library",
+              times(floor_cat[0]["speedup"])))
+
+# The floor: LD_PRELOAD of a library that does nothing, on whole commands.
+FLOOR = [r for r in ROWS if r["group"] == "floor"]
+if FLOOR:
+    fmodes = list(OrderedDict.fromkeys(r["mode"] for r in FLOOR))
+    print()
+    print("=== the floor under whole commands, %s mounts, quiet: LD_PRELOAD of an empty library" % FLOOR[0]["size"])
+    print("(build/empty-preload.so: the loader's search, open, mappings and relocation, no code)")
+    print("%-12s" % "command" + "".join("%22s" % m for m in fmodes))
+    for c in OrderedDict.fromkeys(r["consumer"] for r in FLOOR):
+        cells = []
+        for m in fmodes:
+            r = next((r for r in FLOOR if r["consumer"] == c and r["mode"] == m), None)
+            if not r:
+                cells.append("%22s" % "-")
+            elif m == "bare":
+                cells.append("%22s" % (ms(r["median"]) + " ms"))
+            else:
+                cells.append("%22s" % ("%s ms (%s)" % (ms(r["median"]), times(r["speedup"]))))
+        print("%-12s" % c + "".join(cells))
 
 # engine and peers
 PEER_ORDER = ["kernel-read", "engine-capture", "engine-parse", "engine-hit", "glibc-getmntent",
