@@ -8,9 +8,9 @@
  *   - read through mc_ofd_read()/mc_ofd_lseek() in chunks and at offsets
  *     chosen from the input: the bytes must be the text's;
  *   - read with getmntent_r through a stream of ours (mc_stream_open), for
- *     several buffer sizes, taking the same path as the getmntent_r hook in
- *     preload/hooks.c (the fast path mc_ofd_getmntent, else glibc on our
- *     stream), against glibc's getmntent_r on fmemopen() of the same bytes:
+ *     several buffer sizes, through the getmntent_r hook's own path
+ *     (mc_getmntent_r: the image, else glibc on our stream), against
+ *     glibc's getmntent_r on fmemopen() of the same bytes:
  *     every entry and the end must be identical.
  * Buffer size 1 is left out: glibc never returns there (fgets of size 1).
  *
@@ -34,21 +34,12 @@
 static int devnull = -1;
 static int dummy_view;          /* an address to stand for a view */
 
-/* preload/hooks.c mntent_r(), which is static there: the same decision
- * (without its recursion guard, which has nothing to guard here). */
+/* The getmntent_r hook's own path (preload/getmntent.c, which the hooks
+ * in preload/hooks.c tail-call): the snapshot's image, else glibc's
+ * getmntent_r on our stream. */
 static struct mntent *hook_getmntent_r(FILE *fp, struct mntent *mp, char *buf, int size)
 {
-	struct mc_ofd *o = mc_stream_ofd(fp);
-
-	if (o && fp->_IO_read_ptr == fp->_IO_read_end && !(fp->_flags & (_IO_EOF_SEEN | _IO_ERR_SEEN)) &&
-	    size > 0) {
-		int r = mc_ofd_getmntent(o, mp, buf, size, false);
-		if (r == MC_GETMNTENT_BLOCKS)
-			r = mc_ofd_getmntent(o, mp, buf, size, true);
-		if (r == 1)
-			return mp;
-	}
-	return getmntent_r(fp, mp, buf, size);
+	return mc_getmntent_r(mc_stream_ofd(fp), fp, mp, buf, size, MC_FN_GETMNTENT_R);
 }
 
 static struct mc_snap *snap_of(const uint8_t *data, size_t size, enum mc_format fmt)
