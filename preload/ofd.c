@@ -173,7 +173,7 @@ ssize_t mc_ofd_read_hit(struct mc_ofd *o, void *buf, size_t n, struct mc_snap **
 		if (r > 0)
 			s->pos = s->read_pos = pos + r;
 		*ret_pos = pos;
-		if (*keep != o->snap) {         /* a new pass's: one reference */
+		if (keep && *keep != o->snap) { /* a new pass's: one reference */
 			old = *keep;
 			*keep = mc_snap_ref(o->snap);
 		}

@@ -264,8 +264,9 @@ struct mntent *mc_getmntent_r(struct mc_ofd *o, FILE *fp, struct mntent *mp, cha
  * system call and nothing that can block or be cancelled (no guard
  * needed). MC_OFD_BLOCKS: anything else (a new pass, the kernel's pass,
  * a shared kernel offset): use mc_ofd_read(). Served, the bytes are the
- * snapshot's from *@ret_pos on, and *@keep holds a reference to that
- * snapshot (the one it held before is dropped if it was another). */
+ * snapshot's from *@ret_pos on, and *@keep (unless NULL) holds a
+ * reference to that snapshot (the one it held before is dropped if it was
+ * another). */
 #define MC_OFD_BLOCKS ((ssize_t)INT_MIN + 1)
 ssize_t mc_ofd_read_hit(struct mc_ofd *o, void *buf, size_t n, struct mc_snap **keep, int64_t *ret_pos);
 /* getdelim() on one of our streams, by glibc's rules (stream.c); on any
