@@ -199,10 +199,13 @@ inside() {
 		[ -n "$DAEMON_PID" ] &&
 			echo "$SIZE	$MC_FIXTURE_MOUNTS	$LOAD	$(daemon_rss | tr ' ' '\t')" >>"$OUT/daemon.tsv"
 		# How the daemon answered, counted since it started (the quiet
-		# runs come first): requests, and how many were "churning".
+		# runs come first): requests, how many were "churning", waited,
+		# and how many brief ones (a fresh process's second read) were
+		# declined.
 		[ -n "$DAEMON_SOCK" ] && MOUNTCACHE_SOCKET=$DAEMON_SOCK "$B/mountcache" stats 2>/dev/null |
 			awk -v s="$SIZE" -v l=$LOAD '$1 == "requests" { q = $2 } $1 == "churning" { c = $2 }
-				$1 == "waited" { w = $2 } END { if (q != "") print s "\t" l "\t" q "\t" c "\t" w }' \
+				$1 == "waited" { w = $2 } $1 == "declined" { d = $2 }
+				END { if (q != "") print s "\t" l "\t" q "\t" c "\t" w "\t" d + 0 }' \
 			>>"$OUT/answers.tsv"
 	done
 }

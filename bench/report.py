@@ -58,7 +58,7 @@ for r in ROWS:
     r["mounts"] = int(r["mounts"])
 SNAP = read_tsv("snapsize.tsv", ["size", "mounts", "file", "entries", "text", "table", "index"])
 DAEMON = read_tsv("daemon.tsv", ["size", "mounts", "load", "rss", "shmem", "memfd"])
-ANSWERS = read_tsv("answers.tsv", ["size", "load", "requests", "churning", "waited"])
+ANSWERS = read_tsv("answers.tsv", ["size", "load", "requests", "churning", "waited", "declined"])
 CG = read_tsv("callgrind.tsv", ["mounts", "consumer", "mode", "ir", "memcpy", "top"])
 
 sizes = sorted({r["size"] for r in ROWS})
@@ -262,15 +262,16 @@ else:
 if ANSWERS:
     # Counters run from the daemon's start: the churn row is the difference.
     print()
-    print("=== the daemon's answers (requests, and how many said \"churning\": the client read the kernel)")
+    print("=== the daemon's answers (requests; \"churning\" and \"declined\": the client read the kernel;")
+    print("    declined: a fresh process's second read that would have waited for more than half a read)")
     prev = {}
     for a in ANSWERS:
-        q, c, w = (int(num(a[k]) or 0) for k in ("requests", "churning", "waited"))
-        pq, pc, pw = prev.get(a["size"], (0, 0, 0))
-        prev[a["size"]] = (q, c, w)
+        q, c, w, d = (int(num(a.get(k)) or 0) for k in ("requests", "churning", "waited", "declined"))
+        pq, pc, pw, pd = prev.get(a["size"], (0, 0, 0, 0))
+        prev[a["size"]] = (q, c, w, d)
         q -= 1                  # the stats request that counted them
-        print("  %6s mounts, %-6s requests %6d  churning %6d  waited for a refresh %6d" %
-              (a["size"], a["load"], q - pq, c - pc, w - pw))
+        print("  %6s mounts, %-6s requests %6d  churning %6d  declined %6d  waited for a refresh %6d" %
+              (a["size"], a["load"], q - pq, c - pc, d - pd, w - pw))
 
 if CG:
     print()

@@ -337,8 +337,7 @@ int mc_client_fetch(enum mc_format fmt, const struct mc_view_key *key, uint64_t 
  * they are open, inside the program's read(): a number the program is not
  * using, and free again when it returns. Calls: socket, connect,
  * getsockopt, sendmsg, poll, recvmsg, fcntl, fstat, mmap, close, close. */
-int mc_client_fetch_once(enum mc_format fmt, const struct mc_view_key *key, bool revalidate,
-			 struct mc_snap **ret_snap)
+int mc_client_fetch_once(enum mc_format fmt, const struct mc_view_key *key, struct mc_snap **ret_snap)
 {
 	struct mc_req req;
 	struct mc_rep rep;
@@ -349,7 +348,7 @@ int mc_client_fetch_once(enum mc_format fmt, const struct mc_view_key *key, bool
 	int sock = dial();
 	if (sock < 0)
 		return fail_once(sock);
-	mc_req_init(&req, MC_OP_SNAPSHOT, fmt, revalidate ? MC_REQ_REVALIDATE : 0, 1);
+	mc_req_init(&req, MC_OP_SNAPSHOT, fmt, MC_REQ_BRIEF, 1);
 	ssize_t n = mc_proto_send(sock, &req, sizeof req, NULL, 0, NULL, 0, MSG_NOSIGNAL);
 	r = n == sizeof req ? 0 : n < 0 ? (int)n : -EPROTO;
 	if (r == 0)

@@ -333,10 +333,11 @@ struct mc_view_key;
 int mc_client_fetch(enum mc_format fmt, const struct mc_view_key *key, uint64_t have_gen,
 		    bool revalidate, struct mc_snap **ret_snap, uint64_t *ret_captured_ns);
 /* One snapshot from the daemon for one pass (no previous generation, not
- * kept), on a connection opened and closed here; @revalidate as above.
- * Returns 0 or <0. */
-int mc_client_fetch_once(enum mc_format fmt, const struct mc_view_key *key, bool revalidate,
-			 struct mc_snap **ret_snap);
+ * kept), on a connection opened and closed here. Brief (MC_REQ_BRIEF):
+ * for a caller that can go on with the kernel, so the daemon waits only
+ * for what is nearly done. Returns 0 or <0 (-EAGAIN: declined or
+ * churning). */
+int mc_client_fetch_once(enum mc_format fmt, const struct mc_view_key *key, struct mc_snap **ret_snap);
 /* The daemon's statistics as text, into @buf. */
 int mc_client_stats(char *buf, size_t size);
 void mc_client_atfork_child(void);

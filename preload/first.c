@@ -309,11 +309,16 @@ static bool adopt(int fd, const struct note *n)
 
 	if (n->root_gen != mc_first_root_gen())
 		return false;           /* another root or namespace since the open */
+	/* A process that changed the table itself may have made a change
+	 * nobody announces (a propagation flag): only a read begun after it
+	 * asks would do, a read away, which a brief request declines. */
+	if (mc_views_ever_invalidated())
+		return false;
 	if (!mc_client_worth())
 		return false;           /* no daemon, or a small table: the kernel */
 	if (mc_sys_lseek(fd, 0, SEEK_CUR) != (off_t)n->got)
 		return false;                                   /* (a) */
-	if (mc_view_key_self(&key) < 0 || mc_client_fetch_once(n->fmt, &key, mc_views_ever_invalidated(), &snap) < 0)
+	if (mc_view_key_self(&key) < 0 || mc_client_fetch_once(n->fmt, &key, &snap) < 0)
 		return false;
 	mc_seq_init(&q);
 	struct mc_seq_text t = { .text = snap->text, .len = snap->len };

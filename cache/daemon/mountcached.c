@@ -217,7 +217,8 @@ static void serve_snapshot(struct client *c, const struct mc_req *req, struct mc
 		r = client_key(procdir, &key);
 	st.forced += force;
 	if (r >= 0)
-		r = mcd_answer(req->fmt, &key, procdir, arrival_ns, force, req->have_gen, &a);
+		r = mcd_answer(req->fmt, &key, procdir, arrival_ns, force, req->flags & MC_REQ_BRIEF,
+			       req->have_gen, &a);
 	if (procdir >= 0)
 		close(procdir);
 	if (r < 0) {

@@ -103,6 +103,7 @@ struct view {
 	uint64_t used_ns;                       /* the last request */
 	uint64_t want_ns, want_read_ns;         /* a request waits for fresh_ns, read_ns */
 	uint64_t torn_ns;                       /* the last torn capture ended then */
+	uint64_t busy_ns;                       /* a refresh under way began then; 0: none */
 	unsigned torn_streak;                   /* captures torn since the last validated one */
 	bool gone, drop;
 };
@@ -113,10 +114,13 @@ static struct view *views;                      /* shared */
 static unsigned nviews;                         /* shared */
 static int efd = -1;                            /* wakes the refresher */
 static struct {                                 /* shared */
-	unsigned long captures, unchanged, ahead, waited, churning, unvalidated, proofs;
+	unsigned long captures, unchanged, ahead, waited, churning, declined, unvalidated, proofs;
 	uint64_t refresh_ns_total, refresh_ns_max;
 } rst;
 static char incr_text[1024];                    /* shared: incremental.c's stats */
+/* shared: the refresher has polled every view's fd at or after this time
+ * and acted on what it saw (marked it dirty, or proved its snapshot) */
+static uint64_t refresher_seen_ns;
 
 static uint64_t max_u64(uint64_t a, uint64_t b)
 {
@@ -208,8 +212,36 @@ static bool answerable(const struct view *v, uint64_t arrival_ns, bool force, ui
 	return !need_read || v->read_ns >= arrival_ns;
 }
 
+/* Called with mu held, for a brief request @v cannot answer yet: 0 to
+ * decline now, else until when to wait. Its client goes on with the
+ * kernel's pass when declined, which costs about one read (cost_ns) more,
+ * so a wait pays only for what is nearly done:
+ *  - a proof: the refresher has not yet polled its fd since the change
+ *    the request's own poll saw (seen_ns < m_since): its next poll (a few
+ *    microseconds) proves the snapshot or shows the change;
+ *  - a capture under way that should end within half a read.
+ * Anything else is a read away (a capture settling after a burst's last
+ * change, paused after a torn one, or not begun), or needs a read begun
+ * after the request (a revalidation, the maximum age): decline. The
+ * client pays at most about 1.5 reads: half a read's wait, then the
+ * kernel's, when the capture it waited for is torn or late. A view not
+ * yet captured (cost unknown) is not judged here: its first capture,
+ * begun for this request, costs about what the kernel's pass would, and
+ * the client gets a table no churn has torn. */
+static uint64_t brief_verdict(const struct view *v, uint64_t arrival_ns, uint64_t now)
+{
+	uint64_t cost = v->cost_ns, limit = arrival_ns + cost / 2;
+	if (v->torn_ns >= arrival_ns || v->torn_streak)
+		return 0;                       /* churn */
+	if (v->busy_ns) {
+		uint64_t end = v->busy_ns + cost, until = min_u64(end + cost / 8, arrival_ns + cost);
+		return end <= now + cost / 2 && now < until ? until : 0;
+	}
+	return refresher_seen_ns < v->m_since && now < limit ? limit : 0;
+}
+
 int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
-	       uint64_t arrival_ns, bool force, uint64_t have_gen, struct mcd_answer *ret)
+	       uint64_t arrival_ns, bool force, bool brief, uint64_t have_gen, struct mcd_answer *ret)
 {
 	struct view *v;
 	pthread_mutex_lock(&mu);
@@ -270,8 +302,13 @@ int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
 		if (force || now - v->read_ns > mc_max_age_ns)
 			v->want_read_ns = max_u64(v->want_read_ns, arrival_ns);
 		wake_refresher();
-		waited = true;
 		uint64_t until = now >= deadline ? arrival_ns + WAIT_MAX_NS : deadline;
+		if (brief && v->cost_ns && !(until = brief_verdict(v, arrival_ns, now))) {
+			rst.declined++;
+			r = -EAGAIN;
+			break;
+		}
+		waited = true;
 		struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
 		pthread_cond_timedwait(&cv, &mu, &ts);
 	}
@@ -297,9 +334,9 @@ void mcd_refresher_stats(char *buf, size_t size)
 	double avg = rst.captures ? rst.refresh_ns_total / 1e3 / rst.captures : 0;
 	snprintf(buf, size,
 		 "views %u\ncaptures %lu\nunchanged %lu\nahead %lu\nrefresh_avg_us %.1f\nrefresh_max_us %.1f\n"
-		 "waited %lu\nchurning %lu\nunvalidated %lu\nproofs %lu\n%s",
+		 "waited %lu\nchurning %lu\ndeclined %lu\nunvalidated %lu\nproofs %lu\n%s",
 		 nviews, rst.captures, rst.unchanged, rst.ahead, avg, rst.refresh_ns_max / 1e3, rst.waited,
-		 rst.churning, rst.unvalidated, rst.proofs, incr_text);
+		 rst.churning, rst.declined, rst.unvalidated, rst.proofs, incr_text);
 	pthread_mutex_unlock(&mu);
 }
 
@@ -389,6 +426,7 @@ static bool publish(struct view *v, struct mc_snap *s, uint64_t t0, uint64_t dt,
 	if (fd < 0 && s->gen != gen) {
 		pthread_mutex_lock(&mu);
 		v->gone = true;                         /* no memory: the clients read the kernel */
+		v->busy_ns = 0;
 		pthread_mutex_unlock(&mu);
 		return false;
 	}
@@ -408,6 +446,7 @@ static bool publish(struct view *v, struct mc_snap *s, uint64_t t0, uint64_t dt,
 	v->fresh_ns = max_u64(v->fresh_ns, t0);
 	v->cost_ns = dt;
 	v->torn_streak = 0;
+	v->busy_ns = 0;
 	if (fd >= 0 || same) {
 		rst.captures++;
 		rst.unchanged += same;
@@ -428,6 +467,9 @@ static void refresh(struct view *v, bool force, bool ahead)
 {
 	uint64_t t0 = mc_now_ns();
 	struct mc_snap *s = NULL;
+	pthread_mutex_lock(&mu);
+	v->busy_ns = t0;                        /* for brief_verdict() */
+	pthread_mutex_unlock(&mu);
 	bool text = false, same = false;
 	int r = v->incr ? mcd_incr_snapshot(v->fmt, force, &s) : -EOPNOTSUPP;
 	if (r < 0) {
@@ -464,6 +506,7 @@ static void refresh(struct view *v, bool force, bool ahead)
 		return;
 	}
 	pthread_mutex_lock(&mu);
+	v->busy_ns = 0;
 	if (r < 0) {
 		v->gone = true;         /* the answering loop makes a new view */
 	} else {
@@ -616,6 +659,8 @@ static void *run(void *arg)
 		for (unsigned i = 0; i < nall; i++)
 			if (all[i]->incr && incr_woke)
 				all[i]->dirty = true;
+		if (polled)
+			refresher_seen_ns = t_b;
 		pthread_cond_broadcast(&cv);
 		pthread_mutex_unlock(&mu);
 

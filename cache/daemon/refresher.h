@@ -28,10 +28,12 @@ struct mcd_answer {
  * /proc/<pid>, to open a new view's fds. Waits for a refresh one kernel
  * read's time (the view's measured capture time, 2-80 ms), longer (up to
  * 80 ms) only until a capture has been tried since the request.
- * Returns 0; -EAGAIN: no validated snapshot in that time ("churning");
- * -ENOSPC: too many views; other <0 errors. */
+ * With @brief (MC_REQ_BRIEF) it waits only for a proof or for a capture
+ * under way that should end within half a read: see brief_verdict().
+ * Returns 0; -EAGAIN: no validated snapshot in that time ("churning", or
+ * for @brief "declined"); -ENOSPC: too many views; other <0 errors. */
 int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
-	       uint64_t arrival_ns, bool force, uint64_t have_gen, struct mcd_answer *ret);
+	       uint64_t arrival_ns, bool force, bool brief, uint64_t have_gen, struct mcd_answer *ret);
 
 /* Let go of views nobody asked for in @idle_ns (the answering loop's timer). */
 void mcd_views_expire(uint64_t idle_ns);

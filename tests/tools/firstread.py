@@ -10,8 +10,11 @@ OUT.len and, for fork, the child's bytes to OUT.child.
   fork    one read, a child reads two more, then the parent to the end
   early   one read, MC_FIXTURE_EARLY remounted read-only (a line in the
           first page), then to the end
-  late    one read, a tmpfs on MC_FIXTURE_LATE (the table's end), then to
-          the end
+  late    one read, then OUT.ready is made and OUT.go waited for, while
+          the caller mounts a tmpfs on MC_FIXTURE_LATE (the table's end;
+          a change of this process's own would make it ask for a read
+          begun after it, a fork would leave the fd to the kernel), then
+          to the end
   shared  MC_FIXTURE_LATE (a mount the caller made, near the table's end)
           made shared before the open: no event announces that; the
           process that did it must see it
@@ -22,6 +25,7 @@ The caller undoes early and late."""
 import ctypes
 import os
 import sys
+import time
 
 mode, out = sys.argv[1], sys.argv[2]
 path = "/proc/self/mountinfo"
@@ -72,8 +76,11 @@ elif mode == "early":
                   MS_REMOUNT | MS_BIND | MS_RDONLY, None) != 0:
         sys.exit("mount: errno %d" % ctypes.get_errno())
 elif mode == "late":
-    if libc.mount(b"firstread", os.environ["MC_FIXTURE_LATE"].encode(), b"tmpfs", 0, None) != 0:
-        sys.exit("mount: errno %d" % ctypes.get_errno())
+    open(out + ".ready", "w").close()
+    while not os.path.exists(out + ".go"):
+        time.sleep(0.01)
+    if mode == "latewait":
+        time.sleep(0.3)
 while True:
     b = os.read(fd, 65536)
     chunks.append(b)
