@@ -75,6 +75,12 @@
  * once: one more kernel read's wait would most likely end the same way,
  * and the client would pay two reads' time instead of one. */
 #define TORN_STREAK 3
+/* A brief request waits at least this long for a proof (brief_verdict):
+ * one takes the refresher two rounds of its loop when its poll() began
+ * before the request came, microseconds on an idle machine, more when it
+ * is scheduled late; and an incremental view's cost (its update, a few
+ * microseconds) is no measure of it. */
+#define BRIEF_PROOF_MIN_NS (1u * 1000000u)
 
 struct view {
 	struct view *next;                      /* shared */
@@ -218,21 +224,25 @@ static bool answerable(const struct view *v, uint64_t arrival_ns, bool force, ui
  * so a wait pays only for what is nearly done:
  *  - a proof: the refresher has not yet polled its fd since the change
  *    the request's own poll saw (seen_ns < m_since): its next poll (a few
- *    microseconds) proves the snapshot or shows the change;
+ *    microseconds) proves the snapshot or shows the change; waited for
+ *    half a read, at least BRIEF_PROOF_MIN_NS;
  *  - a capture under way that should end within half a read.
  * Anything else is a read away (a capture settling after a burst's last
  * change, paused after a torn one, or not begun), or needs a read begun
  * after the request (a revalidation, the maximum age): decline. The
  * client pays at most about 1.5 reads: half a read's wait, then the
- * kernel's, when the capture it waited for is torn or late. A view not
+ * kernel's, when the capture it waited for is torn or late (on a table
+ * read in under 2 ms, at most BRIEF_PROOF_MIN_NS and a read). A view not
  * yet captured (cost unknown) is not judged here: its first capture,
  * begun for this request, costs about what the kernel's pass would, and
  * the client gets a table no churn has torn. */
 static uint64_t brief_verdict(const struct view *v, uint64_t arrival_ns, uint64_t now)
 {
-	uint64_t cost = v->cost_ns, limit = arrival_ns + cost / 2;
+	uint64_t cost = v->cost_ns, limit = arrival_ns + max_u64(cost / 2, BRIEF_PROOF_MIN_NS);
 	if (v->torn_ns >= arrival_ns || v->torn_streak)
 		return 0;                       /* churn */
+	if (now - v->read_ns > mc_max_age_ns && v->busy_ns < arrival_ns)
+		return 0;                       /* only a read begun after it would do */
 	if (v->busy_ns) {
 		uint64_t end = v->busy_ns + cost, until = min_u64(end + cost / 8, arrival_ns + cost);
 		return end <= now + cost / 2 && now < until ? until : 0;

@@ -304,6 +304,7 @@ check "a chroot is served its own table" in_chroot
 late_mount() {  # late_mount OUT PAUSE: firstread.py late is running
 	local i
 	for i in $(seq 500); do [ -e "$1.ready" ] && break; sleep 0.01; done
+	[ -e "$1.ready" ] || { echo "   firstread.py never made its first read"; return 1; }
 	mount -t tmpfs firstread "$MC_FIXTURE_LATE" || return 1
 	sleep "$2"
 	touch "$1.go"

@@ -78,9 +78,7 @@ elif mode == "early":
 elif mode == "late":
     open(out + ".ready", "w").close()
     while not os.path.exists(out + ".go"):
-        time.sleep(0.01)
-    if mode == "latewait":
-        time.sleep(0.3)
+        time.sleep(0.001)
 while True:
     b = os.read(fd, 65536)
     chunks.append(b)
