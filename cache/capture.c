@@ -96,10 +96,13 @@ int mc_capture_fd(int fd, struct mc_buf *buf, const struct mc_capture_opts *opts
 			goto fail;
 		if (r == 0)
 			return 0;
+		if (i + 1 == tries)
+			break;                 /* no pause for a try we will not make */
 		MC_DEBUG("capture: change during read %u, retrying", i + 1);
 		/* Churn comes in bursts; waiting lets a burst finish. Wait at
 		 * least as long as one read took: three tries then span about
-		 * five reads' time, enough to outlast a burst, and no more. */
+		 * five reads' time (three reads, two pauses), enough to
+		 * outlast a burst, and no more. */
 		unsigned read_us = (unsigned)((mc_now_ns() - t0) / 1000);
 		if (pause_us < read_us)
 			pause_us = read_us;
