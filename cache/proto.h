@@ -26,8 +26,9 @@ enum mc_req_flag {
 	MC_REQ_REVALIDATE = 1 << 0,
 	/* The client has the kernel's own pass under way and loses nothing
 	 * by going on with it (first.c): answer only what is fresh now or
-	 * nearly so, else "churning" at once. A daemon that predates the
-	 * flag ignores it and answers as to any request. */
+	 * nearly so, else decline at once (EAGAIN, counted as "declined"
+	 * in the stats). A daemon that predates the flag ignores it and
+	 * answers as to any request. */
 	MC_REQ_BRIEF = 1 << 1,
 };
 

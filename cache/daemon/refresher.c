@@ -124,8 +124,8 @@ static struct {                                 /* shared */
 	uint64_t refresh_ns_total, refresh_ns_max;
 } rst;
 static char incr_text[1024];                    /* shared: incremental.c's stats */
-/* shared: the refresher has polled every view's fd at or after this time
- * and acted on what it saw (marked it dirty, or proved its snapshot) */
+/* shared: the refresher has polled every text view's fd at or after this
+ * time and acted on what it saw (marked it dirty, or proved its snapshot) */
 static uint64_t refresher_seen_ns;
 
 static uint64_t max_u64(uint64_t a, uint64_t b)
@@ -209,13 +209,19 @@ static int find_view(enum mc_format fmt, const struct mc_view_key *key, int proc
 	return new_view(fmt, key, procdir, ret);
 }
 
+/* Called with mu held: a revalidation, or a snapshot past the maximum
+ * age, is answered only from a read begun after the request. */
+static bool needs_read(const struct view *v, bool force, uint64_t now)
+{
+	return force || now - v->read_ns > mc_max_age_ns;
+}
+
 /* Called with mu held. */
 static bool answerable(const struct view *v, uint64_t arrival_ns, bool force, uint64_t now)
 {
 	if (v->memfd < 0 || v->fresh_ns < v->m_since)
 		return false;
-	bool need_read = force || now - v->read_ns > mc_max_age_ns;
-	return !need_read || v->read_ns >= arrival_ns;
+	return !needs_read(v, force, now) || v->read_ns >= arrival_ns;
 }
 
 /* Called with mu held, for a brief request @v cannot answer yet: 0 to
@@ -236,12 +242,12 @@ static bool answerable(const struct view *v, uint64_t arrival_ns, bool force, ui
  * yet captured (cost unknown) is not judged here: its first capture,
  * begun for this request, costs about what the kernel's pass would, and
  * the client gets a table no churn has torn. */
-static uint64_t brief_verdict(const struct view *v, uint64_t arrival_ns, uint64_t now)
+static uint64_t brief_verdict(const struct view *v, uint64_t arrival_ns, bool force, uint64_t now)
 {
 	uint64_t cost = v->cost_ns, limit = arrival_ns + max_u64(cost / 2, BRIEF_PROOF_MIN_NS);
 	if (v->torn_ns >= arrival_ns || v->torn_streak)
 		return 0;                       /* churn */
-	if (now - v->read_ns > mc_max_age_ns && v->busy_ns < arrival_ns)
+	if (needs_read(v, force, now) && v->busy_ns < arrival_ns)
 		return 0;                       /* only a read begun after it would do */
 	if (v->busy_ns) {
 		uint64_t end = v->busy_ns + cost, until = min_u64(end + cost / 8, arrival_ns + cost);
@@ -309,11 +315,11 @@ int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
 			break;
 		}
 		v->want_ns = max_u64(v->want_ns, v->m_since);
-		if (force || now - v->read_ns > mc_max_age_ns)
+		if (needs_read(v, force, now))
 			v->want_read_ns = max_u64(v->want_read_ns, arrival_ns);
 		wake_refresher();
 		uint64_t until = now >= deadline ? arrival_ns + WAIT_MAX_NS : deadline;
-		if (brief && v->cost_ns && !(until = brief_verdict(v, arrival_ns, now))) {
+		if (brief && v->cost_ns && !(until = brief_verdict(v, arrival_ns, force, now))) {
 			rst.declined++;
 			r = -EAGAIN;
 			break;
