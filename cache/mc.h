@@ -268,6 +268,7 @@ struct mc_snap {
 	const char *text;
 	size_t len;
 	size_t text_cap;                /* mapping size, for mc_snap_from_buf */
+	size_t lines_cap;               /* a borrowed line index's buffer (incremental.c) */
 	uint64_t gen;                   /* unique per snapshot, across fork */
 	uint64_t captured_ns;           /* CLOCK_MONOTONIC of its validation */
 	bool validated;
@@ -455,6 +456,7 @@ void mc_config_init(void);
 #define MC_ATTR_IDMAP       0x00100000u
 #define MC_ATTR_NOSYMFOLLOW 0x00200000u
 #define MC_MS_UNBINDABLE    (1u << 17)
+#define MC_MS_PRIVATE       (1u << 18)
 #define MC_MS_SLAVE         (1u << 19)
 #define MC_MS_SHARED        (1u << 20)
 #define MC_SB_RDONLY        0x00000001u
@@ -549,6 +551,8 @@ struct mc_mtrack_stats {
 	unsigned long fallbacks;        /* incremental refreshes that could not explain */
 	unsigned long by_text;          /* unexplained wake-ups settled by one text read */
 	unsigned long statmounts;
+	unsigned long listmounts;       /* of the whole table */
+	bool barrier;                   /* events complete after a barrier: no listmount a refresh */
 	uint64_t last_ns;               /* the last mc_mtrack_update() */
 	uint64_t version;               /* bumped whenever the table changed */
 };
@@ -577,6 +581,9 @@ int mc_mtrack_update(struct mc_mtrack *t, unsigned flags);
 /* The table's text in @fmt into @out (replacing its content). -ESTALE
  * when the last update failed. */
 int mc_mtrack_text(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf *out);
+/* The line index of that text (mc_snap_lines()'s format) into @out, from
+ * the entries' lengths: no walk of the text. Returns 0 or <0. */
+int mc_mtrack_lines(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf *out);
 const struct mc_mtrack_stats *mc_mtrack_stats(const struct mc_mtrack *t);
 
 #endif

@@ -102,7 +102,51 @@ static int kernel_text(enum mc_format fmt, struct mc_buf *b)
 	return r;
 }
 
-static unsigned long timeouts;
+static unsigned long timeouts, index_checks;
+
+/* The indexes that travel with a text (the line ends; for mounts the
+ * getmntent image) must be the ones built from the text itself: the
+ * daemon's incremental path assembles them from its entries instead.
+ * @lines, @img: what we got (NULL: none came). 0 same, -EBADMSG not. */
+static int check_indexes(enum mc_format fmt, const char *text, size_t len, const uint32_t *lines,
+			 const struct mc_mntimg *img)
+{
+	if (lines) {
+		size_t n = 0;
+		for (const char *p = text, *nl; p < text + len; p = nl + 1) {
+			nl = memchr(p, '\n', (size_t)(text + len - p));
+			if (!nl)
+				nl = text + len - 1;
+			if (lines[0] <= n || lines[n + 1] != (uint32_t)(nl + 1 - text)) {
+				fprintf(stderr, "smdiff: line index: line %zu ends at %u, the text says %zu\n",
+					n + 1, lines[0] > n ? lines[n + 1] : 0, (size_t)(nl + 1 - text));
+				return -EBADMSG;
+			}
+			n++;
+		}
+		if (lines[0] != n) {
+			fprintf(stderr, "smdiff: line index: %u lines, the text has %zu\n", lines[0], n);
+			return -EBADMSG;
+		}
+	}
+	if (img && fmt == MC_MOUNTS) {
+		struct mc_mntimg *want = NULL;
+		int r = mc_mntimg_build(text, len, &want);
+		if (r < 0)
+			return r;
+		bool same = want->n == img->n && memcmp(want, img, mc_mntimg_size(want->n)) == 0;
+		size_t i = 0;
+		while (!same && i < want->n && i < img->n && !memcmp(&want->ents[i], &img->ents[i], sizeof want->ents[i]))
+			i++;
+		mc_mntimg_free(want);
+		if (!same) {
+			fprintf(stderr, "smdiff: getmntent image differs from the text's at entry %zu\n", i);
+			return -EBADMSG;
+		}
+	}
+	index_checks++;
+	return 0;
+}
 
 static int ours_text(enum mc_format fmt, bool revalidate, struct mc_buf *b)
 {
@@ -126,7 +170,9 @@ static int ours_text(enum mc_format fmt, bool revalidate, struct mc_buf *b)
 		if (!s)
 			return -EIO;
 		b->len = 0;
-		r = mc_buf_reserve(b, s->len + 1);
+		r = check_indexes(fmt, s->text, s->len, mc_snap_lines_built(s), mc_snap_mntimg_built(s));
+		if (r == 0)
+			r = mc_buf_reserve(b, s->len + 1);
 		if (r == 0) {
 			memcpy(b->data, s->text, s->len);
 			b->len = s->len;
@@ -134,7 +180,13 @@ static int ours_text(enum mc_format fmt, bool revalidate, struct mc_buf *b)
 		mc_snap_unref(s);
 		return r;
 	}
-	return mc_mtrack_text(mt, fmt, b);
+	static struct mc_buf lines;
+	int r = mc_mtrack_text(mt, fmt, b);
+	if (r == 0)
+		r = mc_mtrack_lines(mt, fmt, &lines);
+	if (r == 0)
+		r = check_indexes(fmt, b->data, b->len, (const uint32_t *)(void *)lines.data, NULL);
+	return r;
 }
 
 static void show_diff(const char *what, const struct mc_buf *k, const struct mc_buf *o)
@@ -473,11 +525,14 @@ int main(int argc, char **argv)
 		const struct mc_mtrack_stats *s = mc_mtrack_stats(mt);
 		incr_before = s->incremental;
 		printf("smdiff: seed %lu: %lu operations, %lu comparisons equal; "
-		       "%lu incremental, %lu full, %lu fallbacks, %lu by text, %lu statmounts\n",
-		       seed, ops, checks, s->incremental, s->full, s->fallbacks, s->by_text, s->statmounts);
+		       "%lu incremental, %lu full, %lu fallbacks, %lu by text, %lu statmounts, "
+		       "%lu listmounts, barrier %s; %lu line indexes equal the text's\n",
+		       seed, ops, checks, s->incremental, s->full, s->fallbacks, s->by_text, s->statmounts,
+		       s->listmounts, s->barrier ? "on" : "off", index_checks);
 	} else {
 		printf("smdiff: seed %lu: %lu operations, %lu comparisons equal (daemon; %lu retried "
-		       "after a timeout or churn)\n", seed, ops, checks, timeouts);
+		       "after a timeout or churn; %lu texts' indexes equal the text's)\n", seed, ops, checks,
+		       timeouts, index_checks);
 	}
 	if (peer_cmd[1] >= 0) {
 		close(peer_cmd[1]);
