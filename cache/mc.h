@@ -241,6 +241,11 @@ bool mc_mntent_plain(const char *line, size_t len, struct mc_ment *e);
  * splits such a text into lines its own way). */
 int mc_mntimg_build(const char *text, size_t len, struct mc_mntimg **ret);
 void mc_mntimg_free(struct mc_mntimg *img);
+/* One line's entry (@len bytes without its '\n'; @nl: one follows), at
+ * line_off 0, exactly as mc_mntimg_build() makes it for that line: an
+ * image can be put together from its lines' entries (mtrack.c). @scratch
+ * holds 2 * (min(@len, 65535) + 2) bytes. */
+void mc_ment_make(const char *line, size_t len, bool nl, struct mc_ment *e, char *scratch);
 /* The bytes of an image of @n lines. */
 size_t mc_mntimg_size(size_t n);
 /* The line that starts at @pos (tried first: @hint), n at the end of the
@@ -268,7 +273,6 @@ struct mc_snap {
 	const char *text;
 	size_t len;
 	size_t text_cap;                /* mapping size, for mc_snap_from_buf */
-	size_t lines_cap;               /* a borrowed line index's buffer (incremental.c) */
 	uint64_t gen;                   /* unique per snapshot, across fork */
 	uint64_t captured_ns;           /* CLOCK_MONOTONIC of its validation */
 	bool validated;
@@ -584,6 +588,9 @@ int mc_mtrack_text(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf 
 /* The line index of that text (mc_snap_lines()'s format) into @out, from
  * the entries' lengths: no walk of the text. Returns 0 or <0. */
 int mc_mtrack_lines(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf *out);
+/* The getmntent image of the mounts text (mc_mntimg_build()'s, from
+ * the entries' own, made once per mount) into @out. Returns 0 or <0. */
+int mc_mtrack_image(const struct mc_mtrack *t, struct mc_buf *out);
 const struct mc_mtrack_stats *mc_mtrack_stats(const struct mc_mtrack *t);
 
 #endif

@@ -208,6 +208,15 @@ static void classify(const char *text, struct mc_ment *e, char *scratch, char *c
 	e->flags |= MC_MENT_FAST;
 }
 
+void mc_ment_make(const char *line, size_t len, bool nl, struct mc_ment *e, char *scratch)
+{
+	memset(e, 0, sizeof *e);
+	e->line_len = (uint32_t)len;
+	e->flags = nl ? MC_MENT_NL : 0;
+	size_t scratch_len = (len < UINT16_MAX ? len : UINT16_MAX) + 2;
+	classify(line, e, scratch, scratch + scratch_len);
+}
+
 size_t mc_mntimg_size(size_t n)
 {
 	return offsetof(struct mc_mntimg, ents) + n * sizeof(struct mc_ment);

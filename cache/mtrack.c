@@ -1,7 +1,8 @@
 /* mtrack.c: the mount table of our own namespace, kept up to date in
  * proportion to the change (the daemon's incremental refresh).
  *
- * State: one entry per mount listmount() returns, by unique id ascending,
+ * State: one entry per mount of the namespace (shown from our root or
+ * not), by unique id ascending,
  * with its mountinfo and mounts lines rendered from statmount() (render.c)
  * and what the implications below need (parent, peer group, master, the
  * escaped mount point). The texts are the shown entries' lines in that
@@ -10,11 +11,13 @@
  * order is the ids' (checked by tests/tools/smdiff; ids are never reused,
  * a new mount sorts last, a moved one keeps its place).
  *
- * A refresh: drain fanotify (FAN_REPORT_MNT, a FAN_MARK_MNTNS mark: one
- * ATTACH per new mount, one DETACH per gone one, one ATTACH|DETACH for a
- * moved one), take the id set with listmount() (one call, one state), and
+ * A refresh: a barrier (see barrier(): after it every change that woke
+ * us has queued its events), drain fanotify (FAN_REPORT_MNT, a
+ * FAN_MARK_MNTNS mark: one ATTACH per new mount, one DETACH per gone one,
+ * one ATTACH|DETACH for a moved one), take the new id set from our ids and
+ * a statmount() of each id an event names (ids_from_events()), and
  * statmount() only
- *   - the ids the events name, and those added or gone per the id sets;
+ *   - the ids the events name;
  *   - the descendants of a moved mount (their mount points change with no
  *     event of their own);
  *   - the children of a gone mount, and the mounts on the same mount point
@@ -22,13 +25,13 @@
  *     or back, changing its parent without an event);
  *   - every slave, when a mount that is shared or a slave came or went
  *     (re-mastering and propagate_from depend on peer groups elsewhere).
- * Every id the id sets say came or went must have its event (events are
- * queued as the namespace lock is released, so we drain twice around
- * listmount()); a wake-up with no event and no id change (a remount, a
- * propagation change, or a change whose event is late) is settled by one
- * validated read of the kernel's text: the lines that differ are read
- * again with statmount() (by_text()); anything else not explained is a
- * full rebuild. After the
+ * Without the barrier (MOUNTCACHE_NO_BARRIER=1, or no fsmount() here) the
+ * id set comes from listmount() (one call, one state), drained around
+ * twice, and every id it says came or went must have its event. A
+ * wake-up with no event and no id change (a remount, a propagation
+ * change) is settled by one validated read of the kernel's text: the
+ * lines that differ are read again with statmount() (by_text()); anything
+ * else not explained is a full rebuild. After the
  * work one poll() on our mountinfo fd says whether the table changed
  * meanwhile: then another round, as the result may mix two states.
  *
@@ -41,13 +44,13 @@
  * opt-in. MOVE_MOUNT_BENEATH reparents the top mount without an event: the
  * same-mount-point rule above should cover it (not in the tests).
  *
- * Cost per refresh: one listmount (~1.1 ms at 10k mounts, the O(table)
- * part), two fanotify reads, 3-6 us per statmount, plus a walk of the
- * entries in memory (~20 us at 10k) and the text assembly (a memcpy per
- * line). A full rebuild is a statmount of every mount (~50 ms of CPU at
- * 10k, 5x a kernel read). bench/bench_incr.c and bench/incr.sh measure it:
- * ~15% of one kernel read per change at 10k and 50k, the O(table) parts
- * (listmount, the entry walk, the text assembly) dominating.
+ * Cost per refresh: the barrier (~1.5 us), a fanotify read or two, 1 us
+ * plus 3-6 us per statmount of a named mount, and walks of the entries in
+ * memory (the merge, the text assembly, the line index and getmntent
+ * image from the entries' own: O(table) but a copy, no parsing): ~0.4 ms
+ * at 10,000 mounts, ~2.7 ms at 50,000 (bench/incr.sh prints incr_avg_us);
+ * the listmount() round added ~1.1 ms at 10,000. A full rebuild is a
+ * statmount of every mount (~50 ms of CPU at 10k, 5x a kernel read).
  * Daemon only: not on the preload's path (malloc, fanotify). */
 #include <errno.h>
 #include <poll.h>
@@ -79,6 +82,7 @@ struct ent {
 	char *mi, *mo;                  /* lines with '\n'; NULL when not shown */
 	uint32_t mi_len, mo_len;
 	uint32_t mp_off, mp_len;        /* escaped mount point inside mi */
+	struct mc_ment ment;            /* mo's getmntent entry, at line_off 0 */
 	uint8_t mark;                   /* per refresh: see enum */
 };
 enum { M_KEEP, M_STAT, M_NEW, M_DONE, M_DONE_NEW };
@@ -338,6 +342,13 @@ static int ent_fill(struct mc_mtrack *t, struct ent *e)
 	e->mo = dup_mem(t->scratch.data, t->scratch.len);
 	if (!e->mi || !e->mo)
 		return -ENOMEM;
+	/* Its getmntent entry now, once, not in every snapshot's image
+	 * (~0.3 us a line: 3 ms at 10,000 mounts for each new version). */
+	size_t l = e->mo_len - 1;               /* rendered lines end in '\n' */
+	r = mc_buf_reserve(&t->scratch, 2 * ((l < UINT16_MAX ? l : UINT16_MAX) + 2));
+	if (r < 0)
+		return r;
+	mc_ment_make(e->mo, l, true, &e->ment, t->scratch.data);
 	locate_mp(e);
 	return 0;
 }
@@ -970,6 +981,35 @@ int mc_mtrack_lines(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf
 		l[++n] = (uint32_t)end;
 	}
 	out->len = (n + 1) * sizeof(uint32_t);
+	return 0;
+}
+
+int mc_mtrack_image(const struct mc_mtrack *t, struct mc_buf *out)
+{
+	size_t n = 0, off = 0;
+
+	if (!t->synced)
+		return -ESTALE;
+	for (size_t i = 0; i < t->n; i++)
+		n += t->ents[i].mo != NULL;
+	int r = mc_buf_reserve(out, mc_mntimg_size(n));
+	if (r < 0)
+		return r;
+	struct mc_mntimg *img = (struct mc_mntimg *)(void *)out->data;
+	img->n = n;
+	n = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct ent *e = &t->ents[i];
+		if (!e->mo)
+			continue;
+		if (off > UINT32_MAX)
+			return -EFBIG;
+		struct mc_ment *m = &img->ents[n++];
+		memcpy(m, &e->ment, sizeof *m);         /* padding too: as built */
+		m->line_off = (uint32_t)off;
+		off += e->mo_len;
+	}
+	out->len = mc_mntimg_size(n);
 	return 0;
 }
 

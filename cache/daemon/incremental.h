@@ -15,11 +15,13 @@ int mcd_incr_init(const struct mc_view_key *self);
  * namespace and root as the daemon's (only those can be rendered from our
  * statmount()). */
 bool mcd_incr_serves(const struct mc_view_key *key);
-/* A snapshot of @fmt reflecting every change announced before the call;
- * @force (a client's MC_REQ_REVALIDATE, or the maximum age) checks the
- * table against one kernel read as well. Returns 0, or <0: the caller
- * uses the text capture (churn, a change it could not render). */
-int mcd_incr_snapshot(enum mc_format fmt, bool force, struct mc_snap **ret_snap);
+/* A snapshot of @fmt reflecting every change announced before the call,
+ * and checked against a kernel read begun at or after @need_ns (a
+ * client's MC_REQ_REVALIDATE, the maximum age; 0: none needed), one read
+ * made only when the last check is older: the two formats' views share
+ * it. Returns 0, or <0: the caller uses the text capture (churn, a
+ * change it could not render). */
+int mcd_incr_snapshot(enum mc_format fmt, uint64_t need_ns, struct mc_snap **ret_snap);
 /* The fds to watch (EPOLLPRI, EPOLLIN; -1 for none), and what to do
  * when one fires: bring the table up to date now. */
 void mcd_incr_fds(int *ret_poll_fd, int *ret_fan_fd);

@@ -366,7 +366,7 @@ static void usage(FILE *f)
 		   "                    the kernel does not announce; a table in use is\n"
 		   "                    re-read at 3/4 of this, so requests rarely wait\n"
 		   "  --incremental     refresh our own namespace's table in proportion to the\n"
-		   "                    change (fanotify, listmount, statmount; Linux 6.15+,\n"
+		   "                    change (fanotify, statmount; Linux 6.15+,\n"
 		   "                    CAP_SYS_ADMIN; MOUNTCACHE_INCREMENTAL=1 too). Off by\n"
 		   "                    default: a remount that comes with other changes in\n"
 		   "                    one wake-up is seen only at --max-age-ms\n"

@@ -485,9 +485,14 @@ static void refresh(struct view *v, bool force, bool ahead)
 	struct mc_snap *s = NULL;
 	pthread_mutex_lock(&mu);
 	v->busy_ns = t0;                        /* for brief_verdict() */
+	/* What an incremental view's table must have been checked against
+	 * the kernel since: a request's arrival, or for a re-read ahead
+	 * anything newer than this view has (the other format's view of the
+	 * same table may have just had one: one check serves both). */
+	uint64_t need = !force ? 0 : ahead ? v->read_ns + 1 : max_u64(v->want_read_ns, 1);
 	pthread_mutex_unlock(&mu);
 	bool text = false, same = false;
-	int r = v->incr ? mcd_incr_snapshot(v->fmt, force, &s) : -EOPNOTSUPP;
+	int r = v->incr ? mcd_incr_snapshot(v->fmt, need, &s) : -EOPNOTSUPP;
 	if (r < 0) {
 		r = capture_once(v, &s);
 		text = true;

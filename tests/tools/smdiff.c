@@ -180,12 +180,15 @@ static int ours_text(enum mc_format fmt, bool revalidate, struct mc_buf *b)
 		mc_snap_unref(s);
 		return r;
 	}
-	static struct mc_buf lines;
+	static struct mc_buf lines, img;
 	int r = mc_mtrack_text(mt, fmt, b);
 	if (r == 0)
 		r = mc_mtrack_lines(mt, fmt, &lines);
+	if (r == 0 && fmt == MC_MOUNTS)
+		r = mc_mtrack_image(mt, &img);
 	if (r == 0)
-		r = check_indexes(fmt, b->data, b->len, (const uint32_t *)(void *)lines.data, NULL);
+		r = check_indexes(fmt, b->data, b->len, (const uint32_t *)(void *)lines.data,
+				  fmt == MC_MOUNTS ? (const struct mc_mntimg *)(void *)img.data : NULL);
 	return r;
 }
 
@@ -526,7 +529,7 @@ int main(int argc, char **argv)
 		incr_before = s->incremental;
 		printf("smdiff: seed %lu: %lu operations, %lu comparisons equal; "
 		       "%lu incremental, %lu full, %lu fallbacks, %lu by text, %lu statmounts, "
-		       "%lu listmounts, barrier %s; %lu line indexes equal the text's\n",
+		       "%lu listmounts, barrier %s; %lu line indexes and getmntent images equal the text's\n",
 		       seed, ops, checks, s->incremental, s->full, s->fallbacks, s->by_text, s->statmounts,
 		       s->listmounts, s->barrier ? "on" : "off", index_checks);
 	} else {
