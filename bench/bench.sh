@@ -347,7 +347,7 @@ if [[ " $sizes " == *" 10000 "* ]] && [ "${BENCH_WATCHERS:-1}" != 0 ]; then
 	"$ROOT/bench/watchers.sh" --mounts 10000 >"$OUT/watchers.txt" 2>&1 || echo "bench: watchers failed" >&2
 fi
 # The daemon's CPU for one mount change, text and incremental, at 10,000
-# and 50,000 mounts (bench/incr.sh, about 20 s; BENCH_INCR=0 leaves it
+# and 50,000 mounts (bench/incr.sh, about a minute; BENCH_INCR=0 leaves it
 # out).
 if [ "${BENCH_INCR:-1}" != 0 ]; then
 	for n in 10000 50000; do
