@@ -636,9 +636,17 @@ static int round_once(struct mc_mtrack *t, bool woke)
 	struct ent *ne;
 	int r;
 
+	if (t->barrier_fd >= 0 && (r = barrier(t->barrier_fd)) < 0) {
+		/* refused now (a policy loaded since?): list every mount from
+		 * now on, rather than rebuild every refresh */
+		MC_DEBUG("mtrack: barrier: %s: a listmount() a refresh from now on", strerror(-r));
+		mc_sys_close(t->barrier_fd);
+		t->barrier_fd = -1;
+		t->stats.barrier = false;
+	}
 	if (t->barrier_fd >= 0) {
 		/* every change that woke us has queued its events */
-		if ((r = barrier(t->barrier_fd)) < 0 || (r = fan_drain(t)) < 0)
+		if ((r = fan_drain(t)) < 0)
 			return r;
 	} else {
 		if ((r = fan_drain(t)) < 0)

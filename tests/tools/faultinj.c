@@ -12,7 +12,7 @@
  * calls always reach libc untouched.
  *
  * Kinds. The engine's raw system calls, caught through syscall(3) (see
- * cache/sys.h): openat read lseek close fcntl fstat preadv. libc calls:
+ * cache/sys.h): openat read lseek close fcntl fstat preadv mount_setattr. libc calls:
  * poll statx fstatfs stat socket connect getsockopt send sendmsg recvmsg
  * mmap malloc calloc realloc memfd_create getrlimit getcwd readlink
  * nanosleep.
@@ -63,13 +63,13 @@ enum kind {
 	K_OPENAT, K_READ, K_LSEEK, K_CLOSE, K_FCNTL, K_FSTAT, K_PREADV,
 	K_POLL, K_STATX, K_FSTATFS, K_STAT, K_SOCKET, K_CONNECT, K_GETSOCKOPT,
 	K_SEND, K_SENDMSG, K_RECVMSG, K_MMAP, K_MALLOC, K_CALLOC, K_REALLOC,
-	K_MEMFD, K_GETRLIMIT, K_GETCWD, K_READLINK, K_NANOSLEEP, K_NR
+	K_MEMFD, K_GETRLIMIT, K_GETCWD, K_READLINK, K_NANOSLEEP, K_SETATTR, K_NR
 };
 static const char *const kind_name[K_NR] = {
 	"openat", "read", "lseek", "close", "fcntl", "fstat", "preadv",
 	"poll", "statx", "fstatfs", "stat", "socket", "connect", "getsockopt",
 	"send", "sendmsg", "recvmsg", "mmap", "malloc", "calloc", "realloc",
-	"memfd_create", "getrlimit", "getcwd", "readlink", "nanosleep",
+	"memfd_create", "getrlimit", "getcwd", "readlink", "nanosleep", "mount_setattr",
 };
 
 enum { A_ERRNO, A_SHORT, A_ZERO, A_EVENT };
@@ -240,6 +240,7 @@ EXPORT long syscall(long nr, ...)
 	case SYS_fcntl: k = K_FCNTL; break;
 	case SYS_fstat: k = K_FSTAT; break;
 	case SYS_preadv: k = K_PREADV; break;
+	case 442: k = K_SETATTR; break;         /* mount_setattr: mtrack.c's barrier */
 	}
 	const struct rule *r = k == K_NR ? NULL : hit(k, CALLER);
 	if (r && k == K_CLOSE) {
