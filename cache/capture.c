@@ -11,8 +11,9 @@
  * came, no announced change happened between the two polls, and since the
  * kernel bumps the namespace event counter while it holds the namespace lock
  * that every page read also takes, the text is one state. Otherwise retry,
- * with a growing pause, and give up after a bounded number of tries,
- * returning the last read marked unvalidated (never worse than the kernel).
+ * with a growing pause, and give up after a bounded number of tries (one,
+ * for a read longer than a quiet window: RETRY_MAX_US), returning the last
+ * read marked unvalidated (never worse than the kernel).
  *
  * The gap: mount(2) with MS_SHARED, MS_PRIVATE, MS_SLAVE or MS_UNBINDABLE
  * changes the text (the optional fields) but raises no event: the kernel's
@@ -27,6 +28,18 @@
 #include <unistd.h>
 
 #include "mc.h"
+
+/* A torn read that took longer than the quiet windows between bursts of
+ * container churn (the daemon waits at most this long for one to settle:
+ * refresher.c's SETTLE_MAX_NS) is not tried again: a retry would pause a
+ * read's time and read again, and under churn tear again (at 50,000
+ * mounts, ~45-75 ms a read, three torn tries cost five reads' time before
+ * the caller stepped aside, loops 0.18-0.27x of the kernel). Its bytes go
+ * out as they are, what a read of the kernel gives (as torn as it), and
+ * the caller steps aside for 20 reads' time; a table changed now and then
+ * is captured at its next try. Smaller tables keep three tries, which
+ * under bursty churn mostly find a quiet window. */
+#define RETRY_MAX_US 20000u
 
 int mc_changed(int fd)
 {
@@ -76,6 +89,7 @@ int mc_capture_fd(int fd, struct mc_buf *buf, const struct mc_capture_opts *opts
 {
 	unsigned tries = opts && opts->max_tries ? opts->max_tries : 3;
 	unsigned pause_us = opts && opts->backoff_us ? opts->backoff_us : 50;
+	unsigned retry_max_us = opts && opts->retry_max_us ? opts->retry_max_us : RETRY_MAX_US;
 	int r;
 
 	if (opts && opts->size_hint) {
@@ -96,14 +110,18 @@ int mc_capture_fd(int fd, struct mc_buf *buf, const struct mc_capture_opts *opts
 			goto fail;
 		if (r == 0)
 			return 0;
+		unsigned read_us = (unsigned)((mc_now_ns() - t0) / 1000);
 		if (i + 1 == tries)
 			break;                 /* no pause for a try we will not make */
+		if (read_us > retry_max_us) {
+			MC_DEBUG("capture: change during a read of %u us: not tried again", read_us);
+			break;
+		}
 		MC_DEBUG("capture: change during read %u, retrying", i + 1);
 		/* Churn comes in bursts; waiting lets a burst finish. Wait at
 		 * least as long as one read took: three tries then span about
 		 * five reads' time (three reads, two pauses), enough to
 		 * outlast a burst, and no more. */
-		unsigned read_us = (unsigned)((mc_now_ns() - t0) / 1000);
 		if (pause_us < read_us)
 			pause_us = read_us;
 		else if (pause_us < 20000)

@@ -81,6 +81,7 @@ enum {
 struct mc_capture_opts {
 	unsigned max_tries;   /* full reads before giving up validation (3) */
 	unsigned backoff_us;  /* first sleep between tries, doubled each time (50) */
+	unsigned retry_max_us;/* a torn read longer than this is not tried again (20000) */
 	size_t size_hint;     /* expected bytes, to size the first read */
 };
 

@@ -192,6 +192,32 @@ static void test_no_pause_after_last_try(void **state)
 	mc_buf_free(&b);
 }
 
+/* A torn read longer than retry_max_us (default 20 ms: a read that does
+ * not fit a quiet window) is not tried again: no pause, one read, its
+ * bytes returned unvalidated. At 5,000 mounts a read takes a few ms, so a
+ * bound of 1 us stands for a table whose read outlasts the quiet. */
+static void test_long_read_not_retried(void **state)
+{
+	(void)state;
+	const struct mc_capture_opts longer = { .retry_max_us = 1 };
+	struct mc_buf b = { 0 };
+	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	int unvalidated = 0, i;
+	for (i = 0; i < 200 && unvalidated < 5; i++) {
+		sleeps = 0;
+		int r = mc_capture_fd(fd, &b, &longer);
+		assert_true(r == 0 || r == 1);
+		assert_int_equal(sleeps, 0);
+		assert_true(b.len > 0);
+		unvalidated += r;
+	}
+	print_message("reads longer than the bound: %d captures, %d torn, none tried again\n", i, unvalidated);
+	assert_true(unvalidated > 0);
+	close(fd);
+	mc_buf_free(&b);
+}
+
 /* mc_changed: no event on a fresh fd, one after a change, consumed by the
  * poll that reports it. */
 static void test_changed_reports_once(void **state)
@@ -218,6 +244,7 @@ int main(void)
 		cmocka_unit_test(test_changed_reports_once),
 		cmocka_unit_test(test_validated_capture_never_torn),
 		cmocka_unit_test(test_no_pause_after_last_try),
+		cmocka_unit_test(test_long_read_not_retried),
 		cmocka_unit_test(test_kernel_read_tears),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
