@@ -59,7 +59,6 @@ struct mc_real {
 	struct mntent *(*getmntent_r)(FILE *, struct mntent *, char *, int);
 	struct mntent *(*__getmntent_r)(FILE *, struct mntent *, char *, int);
 	ssize_t (*__getdelim)(char **, size_t *, int, FILE *);
-	int (*endmntent)(FILE *);
 	int (*mount)(const char *, const char *, const char *, unsigned long, const void *);
 	int (*umount)(const char *);
 	int (*umount2)(const char *, int);
