@@ -168,6 +168,28 @@ static void test_validated_capture_never_torn(void **state)
 	mc_buf_free(&b);
 }
 
+/* Captures with @opts under the churn until 5 tore (at most 200): none
+ * may pause, each must return bytes, and at least one must tear. */
+static void captures_never_pause(const struct mc_capture_opts *opts, const char *what)
+{
+	struct mc_buf b = { 0 };
+	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	int unvalidated = 0, i;
+	for (i = 0; i < 200 && unvalidated < 5; i++) {
+		sleeps = 0;
+		int r = mc_capture_fd(fd, &b, opts);
+		assert_true(r == 0 || r == 1);
+		assert_int_equal(sleeps, 0);
+		assert_true(b.len > 0);
+		unvalidated += r;
+	}
+	print_message("%s: %d captures, %d torn, none paused\n", what, i, unvalidated);
+	assert_true(unvalidated > 0);
+	close(fd);
+	mc_buf_free(&b);
+}
+
 /* A capture that gives up returns as soon as its last try tore: it does
  * not pause for a try it will not make (with three tries at 50,000 mounts
  * that pause was a whole read's time). With one try, no pause at all. */
@@ -175,21 +197,7 @@ static void test_no_pause_after_last_try(void **state)
 {
 	(void)state;
 	const struct mc_capture_opts one = { .max_tries = 1 };
-	struct mc_buf b = { 0 };
-	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	int unvalidated = 0, i;
-	for (i = 0; i < 200 && unvalidated < 5; i++) {
-		sleeps = 0;
-		int r = mc_capture_fd(fd, &b, &one);
-		assert_true(r == 0 || r == 1);
-		assert_int_equal(sleeps, 0);
-		unvalidated += r;
-	}
-	print_message("one try each: %d captures, %d torn\n", i, unvalidated);
-	assert_true(unvalidated > 0);
-	close(fd);
-	mc_buf_free(&b);
+	captures_never_pause(&one, "one try each");
 }
 
 /* A torn read longer than retry_max_us (default 20 ms: a read that does
@@ -200,22 +208,7 @@ static void test_long_read_not_retried(void **state)
 {
 	(void)state;
 	const struct mc_capture_opts longer = { .retry_max_us = 1 };
-	struct mc_buf b = { 0 };
-	int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	int unvalidated = 0, i;
-	for (i = 0; i < 200 && unvalidated < 5; i++) {
-		sleeps = 0;
-		int r = mc_capture_fd(fd, &b, &longer);
-		assert_true(r == 0 || r == 1);
-		assert_int_equal(sleeps, 0);
-		assert_true(b.len > 0);
-		unvalidated += r;
-	}
-	print_message("reads longer than the bound: %d captures, %d torn, none tried again\n", i, unvalidated);
-	assert_true(unvalidated > 0);
-	close(fd);
-	mc_buf_free(&b);
+	captures_never_pause(&longer, "reads longer than the bound, three tries allowed");
 }
 
 /* mc_changed: no event on a fresh fd, one after a change, consumed by the
