@@ -243,7 +243,7 @@ bool mc_mntent_plain(const char *line, size_t len, struct mc_ment *e);
 int mc_mntimg_build(const char *text, size_t len, struct mc_mntimg **ret);
 void mc_mntimg_free(struct mc_mntimg *img);
 /* One line's entry (@len bytes without its '\n'; @nl: one follows), at
- * line_off 0, exactly as mc_mntimg_build() makes it for that line: an
+ * line_off 0: mc_mntimg_build() makes each of its entries this way, and an
  * image can be put together from its lines' entries (mtrack.c). @scratch
  * holds 2 * (min(@len, 65535) + 2) bytes. */
 void mc_ment_make(const char *line, size_t len, bool nl, struct mc_ment *e, char *scratch);

@@ -254,11 +254,8 @@ int mc_mntimg_build(const char *text, size_t len, struct mc_mntimg **ret)
 	for (p = text; p < end; p = nl ? nl + 1 : end, i++) {
 		struct mc_ment *e = &img->ents[i];
 		nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = (size_t)((nl ? nl : end) - p);
+		mc_ment_make(p, (size_t)((nl ? nl : end) - p), nl != NULL, e, scratch);
 		e->line_off = (uint32_t)(p - text);
-		e->line_len = (uint32_t)l;
-		e->flags = nl ? MC_MENT_NL : 0;
-		classify(text, e, scratch, scratch + scratch_len);
 	}
 	mc_zfree(scratch, 2 * scratch_len);
 	*ret = img;
