@@ -77,7 +77,7 @@ int main(int argc, char **argv)
 		int p = mc_mtrack_pending(mt);
 		r = mc_mtrack_update(mt, p > 0 ? ((unsigned)p & MC_MTRACK_WOKE) : 0);
 		if (r == 0)
-			r = mc_mtrack_text(mt, MC_MOUNTINFO, &text);
+			r = mc_mtrack_text(mt, MC_MOUNTINFO, &text, NULL, NULL);
 		uint64_t t1 = cpu_ns();
 		if (r == 0)
 			r = mc_capture_fd(fd, &kernel, NULL);
@@ -91,7 +91,7 @@ int main(int argc, char **argv)
 		if (i < 10) {                   /* a full rebuild is slow: a few */
 			t0 = cpu_ns();
 			mc_mtrack_update(mt, MC_MTRACK_FULL);
-			mc_mtrack_text(mt, MC_MOUNTINFO, &text);
+			mc_mtrack_text(mt, MC_MOUNTINFO, &text, NULL, NULL);
 			full[i] = cpu_ns() - t0;
 		}
 	}

@@ -583,15 +583,14 @@ int mc_mtrack_pending(struct mc_mtrack *t);
  * Returns 0 (consistent as of the call), -EAGAIN (no quiet window: churn),
  * -EOPNOTSUPP (a mount this kernel's statmount cannot render), <0. */
 int mc_mtrack_update(struct mc_mtrack *t, unsigned flags);
-/* The table's text in @fmt into @out (replacing its content). -ESTALE
- * when the last update failed. */
-int mc_mtrack_text(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf *out);
-/* The line index of that text (mc_snap_lines()'s format) into @out, from
- * the entries' lengths: no walk of the text. Returns 0 or <0. */
-int mc_mtrack_lines(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf *out);
-/* The getmntent image of the mounts text (mc_mntimg_build()'s, from
- * the entries' own, made once per mount) into @out. Returns 0 or <0. */
-int mc_mtrack_image(const struct mc_mtrack *t, struct mc_buf *out);
+/* The table's text in @fmt into @out (replacing its content), and in the
+ * same walk of the entries, when not NULL: its line index into @lines
+ * (mc_snap_lines()'s format, from the entries' lengths) and, for mounts
+ * only, its getmntent image into @img (mc_mntimg_build()'s, from the
+ * entries' own, made once per mount): neither walks nor parses the text.
+ * Returns 0, -ESTALE when the last update failed, <0. */
+int mc_mtrack_text(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf *out,
+		   struct mc_buf *lines, struct mc_buf *img);
 const struct mc_mtrack_stats *mc_mtrack_stats(const struct mc_mtrack *t);
 
 #endif

@@ -939,85 +939,63 @@ int mc_mtrack_update(struct mc_mtrack *t, unsigned flags)
 	return r;
 }
 
-int mc_mtrack_text(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf *out)
+/* @e's line in @fmt and its length, NULL when not shown from our root. */
+static const char *ent_line(const struct ent *e, enum mc_format fmt, size_t *ret_len)
 {
-	size_t len = 0;
+	*ret_len = fmt == MC_MOUNTINFO ? e->mi_len : e->mo_len;
+	return fmt == MC_MOUNTINFO ? e->mi : e->mo;
+}
+
+int mc_mtrack_text(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf *out,
+		   struct mc_buf *lines, struct mc_buf *img)
+{
+	size_t len = 0, n = 0, l;
 
 	if (!t->synced)
 		return -ESTALE;
+	if (img && fmt != MC_MOUNTS)
+		return -EINVAL;                 /* only mounts lines carry an entry */
 	for (size_t i = 0; i < t->n; i++)
-		len += fmt == MC_MOUNTINFO ? t->ents[i].mi_len : t->ents[i].mo_len;
-	if (len > MC_CAPTURE_MAX)
+		if (ent_line(&t->ents[i], fmt, &l)) {
+			len += l;
+			n++;
+		}
+	if (len > MC_CAPTURE_MAX)               /* (under 4 GiB: offsets fit 32 bits) */
 		return -EFBIG;
 	int r = mc_buf_reserve(out, len + 1);
+	if (r == 0 && lines)
+		r = mc_buf_reserve(lines, (n + 1) * sizeof(uint32_t));
+	if (r == 0 && img)
+		r = mc_buf_reserve(img, mc_mntimg_size(n));
 	if (r < 0)
 		return r;
+	uint32_t *ends = lines ? (uint32_t *)(void *)lines->data : NULL;       /* mmap'ed: aligned */
+	struct mc_mntimg *im = img ? (struct mc_mntimg *)(void *)img->data : NULL;
+	if (ends)
+		ends[0] = (uint32_t)n;
+	if (im)
+		im->n = n;
 	out->len = 0;
+	n = 0;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct ent *e = &t->ents[i];
-		const char *s = fmt == MC_MOUNTINFO ? e->mi : e->mo;
-		size_t l = fmt == MC_MOUNTINFO ? e->mi_len : e->mo_len;
-		if (s) {
-			memcpy(out->data + out->len, s, l);
-			out->len += l;
+		const char *s = ent_line(e, fmt, &l);
+		if (!s)
+			continue;
+		if (im) {
+			memcpy(&im->ents[n], &e->ment, sizeof e->ment);  /* padding too: as built */
+			im->ents[n].line_off = (uint32_t)out->len;
 		}
+		memcpy(out->data + out->len, s, l);
+		out->len += l;
+		if (ends)
+			ends[n + 1] = (uint32_t)out->len;
+		n++;
 	}
-	return 0;
-}
-
-int mc_mtrack_lines(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf *out)
-{
-	size_t n = 0, end = 0;
-
-	if (!t->synced)
-		return -ESTALE;
-	for (size_t i = 0; i < t->n; i++)
-		n += (fmt == MC_MOUNTINFO ? t->ents[i].mi : t->ents[i].mo) != NULL;
-	int r = mc_buf_reserve(out, (n + 1) * sizeof(uint32_t));
-	if (r < 0)
-		return r;
-	uint32_t *l = (uint32_t *)(void *)out->data;    /* mmap'ed: aligned */
-	l[0] = (uint32_t)n;
-	n = 0;
-	for (size_t i = 0; i < t->n; i++) {
-		const struct ent *e = &t->ents[i];
-		if (!(fmt == MC_MOUNTINFO ? e->mi : e->mo))
-			continue;
-		end += fmt == MC_MOUNTINFO ? e->mi_len : e->mo_len;
-		if (end > UINT32_MAX)
-			return -EFBIG;
-		l[++n] = (uint32_t)end;
-	}
-	out->len = (n + 1) * sizeof(uint32_t);
-	return 0;
-}
-
-int mc_mtrack_image(const struct mc_mtrack *t, struct mc_buf *out)
-{
-	size_t n = 0, off = 0;
-
-	if (!t->synced)
-		return -ESTALE;
-	for (size_t i = 0; i < t->n; i++)
-		n += t->ents[i].mo != NULL;
-	int r = mc_buf_reserve(out, mc_mntimg_size(n));
-	if (r < 0)
-		return r;
-	struct mc_mntimg *img = (struct mc_mntimg *)(void *)out->data;
-	img->n = n;
-	n = 0;
-	for (size_t i = 0; i < t->n; i++) {
-		const struct ent *e = &t->ents[i];
-		if (!e->mo)
-			continue;
-		if (off > UINT32_MAX)
-			return -EFBIG;
-		struct mc_ment *m = &img->ents[n++];
-		memcpy(m, &e->ment, sizeof *m);         /* padding too: as built */
-		m->line_off = (uint32_t)off;
-		off += e->mo_len;
-	}
-	out->len = mc_mntimg_size(n);
+	if (lines)
+		lines->len = (n + 1) * sizeof(uint32_t);
+	if (img)
+		img->len = mc_mntimg_size(n);
 	return 0;
 }
 

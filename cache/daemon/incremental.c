@@ -123,7 +123,7 @@ static int check(void)
 		if (r != 0)
 			return r < 0 ? r : -EAGAIN;
 		ist.checks++;
-		r = mc_mtrack_text(mt, MC_MOUNTINFO, &text);
+		r = mc_mtrack_text(mt, MC_MOUNTINFO, &text, NULL, NULL);
 		if (r < 0)
 			return r;
 		if (text.len == kernel.len && memcmp(text.data, kernel.data, text.len) == 0) {
@@ -158,7 +158,7 @@ static int check(void)
  * after, with a TLB shootdown across the daemon's threads (at 10,000
  * mounts a third of the daemon's CPU per change once the refresh itself
  * no longer lists every mount). The indexes come from the entries
- * (mc_mtrack_lines(), mc_mtrack_image()), not a walk and a parse of the
+ * (mc_mtrack_text()), not a walk and a parse of the
  * text (the image alone ~3 ms at 10,000 mounts); the snapshot only
  * borrows them (MC_SNAP_SHIPPED_*: not its to free). One set kept per
  * format; snapshots are released on the refresher thread or the thread
@@ -202,11 +202,7 @@ static struct mc_snap *snap_make(enum mc_format fmt, int *ret)
 		*ret = -ENOMEM;
 		return NULL;
 	}
-	int r = mc_mtrack_text(mt, fmt, &b->text);
-	if (r == 0)
-		r = mc_mtrack_lines(mt, fmt, &b->lines);
-	if (r == 0 && fmt == MC_MOUNTS)
-		r = mc_mtrack_image(mt, &b->img);
+	int r = mc_mtrack_text(mt, fmt, &b->text, &b->lines, fmt == MC_MOUNTS ? &b->img : NULL);
 	struct mc_snap *s = r < 0 ? NULL : mc_snap_borrow(fmt, b->text.data, b->text.len, true);
 	if (!s) {
 		bufs_free(b);

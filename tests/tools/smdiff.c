@@ -181,11 +181,7 @@ static int ours_text(enum mc_format fmt, bool revalidate, struct mc_buf *b)
 		return r;
 	}
 	static struct mc_buf lines, img;
-	int r = mc_mtrack_text(mt, fmt, b);
-	if (r == 0)
-		r = mc_mtrack_lines(mt, fmt, &lines);
-	if (r == 0 && fmt == MC_MOUNTS)
-		r = mc_mtrack_image(mt, &img);
+	int r = mc_mtrack_text(mt, fmt, b, &lines, fmt == MC_MOUNTS ? &img : NULL);
 	if (r == 0)
 		r = check_indexes(fmt, b->data, b->len, (const uint32_t *)(void *)lines.data,
 				  fmt == MC_MOUNTS ? (const struct mc_mntimg *)(void *)img.data : NULL);
