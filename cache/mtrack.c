@@ -644,13 +644,10 @@ static int round_once(struct mc_mtrack *t, bool woke)
 		t->barrier_fd = -1;
 		t->stats.barrier = false;
 	}
-	if (t->barrier_fd >= 0) {
-		/* every change that woke us has queued its events */
-		if ((r = fan_drain(t)) < 0)
-			return r;
-	} else {
-		if ((r = fan_drain(t)) < 0)
-			return r;
+	/* with the barrier: every change that woke us has queued its events */
+	if ((r = fan_drain(t)) < 0)
+		return r;
+	if (t->barrier_fd < 0) {
 		r = mc_listmount_buf(&t->ids, &t->idcap, &n);
 		if (r < 0)
 			return r;

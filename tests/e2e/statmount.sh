@@ -100,8 +100,11 @@ run "2,000 mounts, $BIG operations, incremental" 2000 "$B/smdiff" --ops "$BIG" -
 # barrier (mtrack.c barrier()), not from a listmount() of the whole table:
 # only the full rebuilds list every mount. One listmount a round crept
 # back in would make listmounts exceed the rebuilds by ~900 here.
-lm=$(grep -o '[0-9]* listmounts, barrier on' "$tmp/out" | cut -d' ' -f1)
-full=$(grep -o '[0-9]* full' "$tmp/out" | cut -d' ' -f1)
+listings() {    # listings on|off: $lm and $full from the last run's line
+	lm=$(grep -o "[0-9]* listmounts, barrier $1" "$tmp/out" | cut -d' ' -f1)
+	full=$(grep -o '[0-9]* full' "$tmp/out" | cut -d' ' -f1)
+}
+listings on
 if [ -n "$lm" ] && [ "$lm" -eq "${full:-x}" ]; then
 	echo "ok: $lm listmount() calls for $full full rebuilds, none for the incremental rounds"
 elif grep -q '^smdiff' "$tmp/out"; then
@@ -124,8 +127,7 @@ FAULT_OBJECT=smdiff FAULT=mount_setattr:5+:EPERM LD_PRELOAD="$B/faultinj.so" \
 	run "2,000 mounts, 300 operations, the barrier refused from the 5th call" 2000 \
 	"$B/smdiff" --ops 300 --seed "$((SEED + 5))" --max 600
 if grep -q '^smdiff' "$tmp/out"; then
-	lm=$(grep -o '[0-9]* listmounts, barrier off' "$tmp/out" | cut -d' ' -f1)
-	full=$(grep -o '[0-9]* full' "$tmp/out" | cut -d' ' -f1)
+	listings off
 	if [ -n "$lm" ] && [ "$lm" -gt "$((${full:-0} + 100))" ]; then
 		echo "ok: the refused barrier gave way to listmount() (${lm} calls, ${full} full rebuilds)"
 	else
