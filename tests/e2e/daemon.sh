@@ -98,6 +98,19 @@ net_change_seen() {     # served whole from the daemon's snapshot, the kernel's 
 	[ "$served" -ge 3 ]
 }
 
+# firstread.py late is running: once it has read its first page, mount on
+# MC_FIXTURE_LATE, wait PAUSE seconds (0: not at all), let it go on. No
+# exec between the mount and the go for PAUSE 0 (an exec takes 3-5 ms on
+# some machines of this kind): the go file is made by a builtin.
+late_mount() {  # late_mount OUT PAUSE
+	local i
+	for i in $(seq 500); do [ -e "$1.ready" ] && break; sleep 0.01; done
+	[ -e "$1.ready" ] || { echo "   firstread.py never made its first read"; return 1; }
+	mount -t tmpfs firstread "$MC_FIXTURE_LATE" || return 1
+	[ "$2" = 0 ] || sleep "$2"
+	: >"$1.go"
+}
+
 # A fresh process's second read asks briefly (MC_REQ_BRIEF, first.c): it
 # has the kernel's pass under way, so the daemon declines at once rather
 # than keep it waiting for a capture that has not begun or has most of a
@@ -118,9 +131,7 @@ brief_declined() {
 		d0=$(stat_of declined)
 		rm -f "$tmp/bd.ready" "$tmp/bd.go"
 		LD_PRELOAD=$PRE /usr/bin/python3 "$SRC/tests/tools/firstread.py" late "$tmp/bd" 2>/dev/null & fp=$!
-		for _ in $(seq 500); do [ -e "$tmp/bd.ready" ] && break; sleep 0.01; done
-		mount -t tmpfs "brief$i" "$MC_FIXTURE_LATE" || { kill $fp; return 1; }
-		: >"$tmp/bd.go"           # a builtin: no exec between the mount and the go
+		late_mount "$tmp/bd" 0 || { kill $fp; return 1; }
 		wait $fp || { umount "$MC_FIXTURE_LATE"; return 1; }
 		cat /proc/self/mountinfo >"$tmp/k"
 		umount "$MC_FIXTURE_LATE"
@@ -310,14 +321,6 @@ check "a chroot is served its own table" in_chroot
 # late: another process's mount between the first and the second read,
 # right before the second (late) or 0.3 s before it (latewait: the daemon
 # has captured it by then).
-late_mount() {  # late_mount OUT PAUSE: firstread.py late is running
-	local i
-	for i in $(seq 500); do [ -e "$1.ready" ] && break; sleep 0.01; done
-	[ -e "$1.ready" ] || { echo "   firstread.py never made its first read"; return 1; }
-	mount -t tmpfs firstread "$MC_FIXTURE_LATE" || return 1
-	sleep "$2"
-	touch "$1.go"
-}
 firstread() {   # firstread MODE WANT: WANT "served", "kernel" or "either"
 	local mode=$1 want=$2 m py=$1 pause=0 env=()
 	[ "$mode" = latewait ] && { py=late; pause=0.3; }
