@@ -25,7 +25,13 @@
  * begun after it arrived (want_read_ns).
  *
  * Churn. The refresher tries one capture per wake-up and pauses a quarter
- * of a capture's time after a torn one (at least 1 ms). A request waits
+ * of a capture's time after a torn one (at least 1 ms), twice as long
+ * after each further torn one in a row (at most 8 captures' time, and
+ * PAUSE_MAX_NS): a table that takes longer to read than the quiet between
+ * its changes (50,000 mounts under bursty churn) would otherwise be read
+ * over and over for nobody, taking a core from the clients that read the
+ * kernel meanwhile. The price: when such churn stops, clients read the
+ * kernel for up to 8 captures' time more. A request waits
  * one kernel read's time (the view's last refresh time, 2-80 ms); with no
  * validated snapshot by then, and a capture that ended after it arrived
  * torn, it is answered "churning" and the client reads the kernel: it
@@ -59,6 +65,8 @@
 #define WAIT_MIN_NS (2u * 1000000u)
 #define WAIT_MAX_NS (80u * 1000000u)
 #define PAUSE_MIN_NS (1u * 1000000u)
+#define PAUSE_MAX_NS (1000u * 1000000u)
+#define PAUSE_DOUBLINGS 5                       /* dt/4 << 5: 8 captures' time */
 /* A change comes in a burst (a container's start mounts 10-30 things back
  * to back): a capture begun at its first event is torn by the next one and
  * costs a whole kernel read for nothing. So a view made dirty by its own
@@ -121,7 +129,7 @@ static unsigned nviews;                         /* shared */
 static int efd = -1;                            /* wakes the refresher */
 static struct {                                 /* shared */
 	unsigned long captures, unchanged, ahead, waited, churning, declined, unvalidated, proofs;
-	uint64_t refresh_ns_total, refresh_ns_max;
+	uint64_t refresh_ns_total, refresh_ns_max, unvalidated_ns;
 } rst;
 static char incr_text[1024];                    /* shared: incremental.c's stats */
 /* shared: the refresher has polled every text view's fd at or after this
@@ -350,9 +358,9 @@ void mcd_refresher_stats(char *buf, size_t size)
 	double avg = rst.captures ? rst.refresh_ns_total / 1e3 / rst.captures : 0;
 	snprintf(buf, size,
 		 "views %u\ncaptures %lu\nunchanged %lu\nahead %lu\nrefresh_avg_us %.1f\nrefresh_max_us %.1f\n"
-		 "waited %lu\nchurning %lu\ndeclined %lu\nunvalidated %lu\nproofs %lu\n%s",
+		 "waited %lu\nchurning %lu\ndeclined %lu\nunvalidated %lu\nunvalidated_ms %.1f\nproofs %lu\n%s",
 		 nviews, rst.captures, rst.unchanged, rst.ahead, avg, rst.refresh_ns_max / 1e3, rst.waited,
-		 rst.churning, rst.declined, rst.unvalidated, rst.proofs, incr_text);
+		 rst.churning, rst.declined, rst.unvalidated, rst.unvalidated_ns / 1e6, rst.proofs, incr_text);
 	pthread_mutex_unlock(&mu);
 }
 
@@ -526,20 +534,23 @@ static void refresh(struct view *v, bool force, bool ahead)
 		mc_snap_unref(s);
 		return;
 	}
+	uint64_t pause = max_u64(dt / 4, PAUSE_MIN_NS);
 	pthread_mutex_lock(&mu);
 	v->busy_ns = 0;
 	if (r < 0) {
 		v->gone = true;         /* the answering loop makes a new view */
 	} else {
 		rst.unvalidated++;
+		rst.unvalidated_ns += dt;
 		v->cost_ns = dt;
 		v->torn_ns = now;
 		v->torn_streak++;
+		pause = min_u64(pause << min_u64(v->torn_streak - 1, PAUSE_DOUBLINGS), PAUSE_MAX_NS);
 	}
 	pthread_mutex_unlock(&mu);
 	v->dirty = true;
 	v->proves = false;
-	v->retry_ns = now + max_u64(dt / 4, PAUSE_MIN_NS);
+	v->retry_ns = now + pause;
 	if (r > 0)              /* torn: retried at retry_ns, not settled again */
 		v->changed_ns = 0;
 }
