@@ -2,7 +2,7 @@
 # layout.sh: the tree's layering, checked on the built objects.
 #   1. No two source files use each other's symbols in a circle (one
 #      strongly connected component per file), across the engine, the
-#      preload, the API library and the CLI.
+#      preload, the API library, the CLI and the daemon.
 #   2. The engine (cache/*.c) uses nothing from the layers above it: it is
 #      linked into the preload and the API library alike.
 #   Exception to both: the libc names preload/fdwatch.c interposes only to
@@ -12,7 +12,7 @@
 #   3. Each protocol and fallback constant is defined in one place.
 . "$(dirname "$0")/lib.sh"
 set -u
-objs=$(ls "$B"/cache/*.o "$B"/cache/api/*.o "$B"/cache/cli/*.o "$B"/preload/*.o 2>/dev/null)
+objs=$(ls "$B"/cache/*.o "$B"/cache/api/*.o "$B"/cache/cli/*.o "$B"/cache/daemon/*.o "$B"/preload/*.o 2>/dev/null)
 [ -n "$objs" ] || { echo "layout: no objects under $B"; exit 2; }
 fail=0
 python3 - "$B" $objs <<'PY' || fail=1
