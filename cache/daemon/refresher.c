@@ -25,13 +25,14 @@
  * begun after it arrived (want_read_ns).
  *
  * Churn. The refresher tries one capture per wake-up and pauses a quarter
- * of a capture's time after a torn one (at least 1 ms), twice as long
- * after each further torn one in a row (at most 8 captures' time, and
- * PAUSE_MAX_NS): a table that takes longer to read than the quiet between
- * its changes (50,000 mounts under bursty churn) would otherwise be read
- * over and over for nobody, taking a core from the clients that read the
- * kernel meanwhile. The price: when such churn stops, clients read the
- * kernel for up to 8 captures' time more. A request waits
+ * of a capture's time after a torn one, twice as long after each further
+ * torn one in a row, up to 8 captures' time (at least PAUSE_MIN_NS, at
+ * most PAUSE_MAX_NS): a table that takes longer to read than the quiet
+ * between its changes (50,000 mounts under bursty churn) would otherwise
+ * be read over and over for nobody, taking a core from the clients that
+ * read the kernel meanwhile. The price: when such churn stops, clients
+ * read the kernel for up to about 9 captures' time more (the pause, and
+ * the capture after it). A request waits
  * one kernel read's time (the view's last refresh time, 2-80 ms); with no
  * validated snapshot by then, and a capture that ended after it arrived
  * torn, it is answered "churning" and the client reads the kernel: it
@@ -320,6 +321,9 @@ int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
 		    now >= arrival_ns + WAIT_MAX_NS) {
 			rst.churning++;
 			r = -EAGAIN;
+			/* A view left idle (ACTIVE_NS) in a streak is tried
+			 * again only once the refresher sees it in use. */
+			wake_refresher();
 			break;
 		}
 		v->want_ns = max_u64(v->want_ns, v->m_since);
@@ -534,7 +538,7 @@ static void refresh(struct view *v, bool force, bool ahead)
 		mc_snap_unref(s);
 		return;
 	}
-	uint64_t pause = max_u64(dt / 4, PAUSE_MIN_NS);
+	uint64_t pause = dt / 4;
 	pthread_mutex_lock(&mu);
 	v->busy_ns = 0;
 	if (r < 0) {
@@ -548,6 +552,7 @@ static void refresh(struct view *v, bool force, bool ahead)
 		pause = min_u64(pause << min_u64(v->torn_streak - 1, PAUSE_DOUBLINGS), PAUSE_MAX_NS);
 	}
 	pthread_mutex_unlock(&mu);
+	pause = max_u64(pause, PAUSE_MIN_NS);   /* after the doubling: 8 reads, not 32 ms */
 	v->dirty = true;
 	v->proves = false;
 	v->retry_ns = now + pause;
