@@ -211,6 +211,12 @@ time.sleep(8)' "$real" >"$tmp/idle"
 		served || { echo "  the daemon refused root's connection"; r=1; }
 		MOUNTCACHE_SOCKET=$real "$B/mountcache" stats 2>/dev/null | grep -q "^refused [1-9]" ||
 			{ echo "  the daemon refused none of the user's connections"; r=1; }
+		# It holds at most 128 of them (MAX_CLIENTS_PER_UID), beside
+		# this stats request's own connection.
+		local held
+		held=$(MOUNTCACHE_SOCKET=$real "$B/mountcache" stats 2>/dev/null | awk '$1 == "clients" { print $2 }')
+		echo "  the daemon holds ${held:-?} connections"
+		[ -n "$held" ] && [ "$held" -le 129 ] || { echo "  more than 128 of the user's connections held"; r=1; }
 		kill $holder; wait $holder 2>/dev/null
 		return $r
 	}
