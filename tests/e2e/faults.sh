@@ -220,17 +220,20 @@ for m in close half hang trunc badseq nofd twofd notmemfd oversize wrongfmt stat
 	[ -z "$left" ] || fail "hostile daemon $m: fds left in the reader: $left"
 	kill "$fpid"; wait "$fpid" 2>/dev/null; fpid=; rm -f "$fsock"
 done
-# A daemon that answers once per connection, then times out: a change the
-# client's poll() saw before its request timed out must still show in the
-# next read, through whichever fd (never the snapshot it held before).
-"$B/faultinj_daemon" --socket "$fsock" --mode relayhang --upstream "$sock" & fpid=$!
-for _ in $(seq 100); do [ -S "$fsock" ] && break; sleep 0.02; done
-env -u MOUNTCACHE_NO_DAEMON -u MOUNTCACHE_SERVE_FIRST MOUNTCACHE_SOCKET="$fsock" \
-	LD_PRELOAD="$B/libmountcache-preload.so" timeout 60 "$B/freshcheck" --rounds 8 > "$tmp/fresh" 2>&1
-rc=$?
-runs=$((runs + 1))
-[ $rc -eq 0 ] || fail "fresh after a daemon timeout: exit $rc: $(tail -n 3 "$tmp/fresh")"
-kill "$fpid"; wait "$fpid" 2>/dev/null; fpid=; rm -f "$fsock"
+# A daemon that answers once per connection, then times out (relayhang) or
+# answers "churning" (relaychurn): a change the client's poll() saw before
+# its request failed must still show in the next read, through whichever
+# fd (never the snapshot it held before).
+for m in relayhang relaychurn; do
+	"$B/faultinj_daemon" --socket "$fsock" --mode $m --upstream "$sock" & fpid=$!
+	for _ in $(seq 100); do [ -S "$fsock" ] && break; sleep 0.02; done
+	env -u MOUNTCACHE_NO_DAEMON -u MOUNTCACHE_SERVE_FIRST MOUNTCACHE_SOCKET="$fsock" \
+		LD_PRELOAD="$B/libmountcache-preload.so" timeout 60 "$B/freshcheck" --rounds 8 > "$tmp/fresh" 2>&1
+	rc=$?
+	runs=$((runs + 1))
+	[ $rc -eq 0 ] || fail "fresh after a daemon's $m: exit $rc: $(tail -n 3 "$tmp/fresh")"
+	kill "$fpid"; wait "$fpid" 2>/dev/null; fpid=; rm -f "$fsock"
+done
 stop_daemon
 
 # ---- 5. threads, with our allocations failing ------------------------------

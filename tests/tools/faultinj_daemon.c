@@ -22,7 +22,10 @@
  *             request close the connection after half a header
  *   relay     relay to --upstream faithfully (the positive control)
  *   relayhang relay the first request of each connection, then hang: the
- *             client holds a snapshot when its next request times out */
+ *             client holds a snapshot when its next request times out
+ *   relaychurn relay the first request of each connection, then answer
+ *             "churning" (EAGAIN, no fd) to every later one, as the real
+ *             daemon does when its captures keep tearing */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -115,10 +118,14 @@ static void serve(int c)
 			while (recv(c, &req, sizeof req, 0) > 0)
 				;
 			return;
-		} else if (!strcmp(mode, "relayhang")) {
+		} else if (!strcmp(mode, "relayhang") || (!strcmp(mode, "relaychurn") && count == 1)) {
 			if (!relay(c, u, &req, false))
 				return;
 			continue;
+		} else if (!strcmp(mode, "relaychurn")) {
+			rep.status = EAGAIN;
+			rep.flags = 0;
+			rep.gen = rep.len = 0;
 		} else if (!strcmp(mode, "flaky") || !strcmp(mode, "relay")) {
 			if (!relay(c, u, &req, !strcmp(mode, "flaky") && count % 2 == 1))
 				return;
