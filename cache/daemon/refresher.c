@@ -538,7 +538,7 @@ static void refresh(struct view *v, bool force, bool ahead)
 		mc_snap_unref(s);
 		return;
 	}
-	uint64_t pause = dt / 4;
+	unsigned streak = 0;                    /* torn captures in a row, this one included */
 	pthread_mutex_lock(&mu);
 	v->busy_ns = 0;
 	if (r < 0) {
@@ -548,14 +548,17 @@ static void refresh(struct view *v, bool force, bool ahead)
 		rst.unvalidated_ns += dt;
 		v->cost_ns = dt;
 		v->torn_ns = now;
-		v->torn_streak++;
-		pause = min_u64(pause << min_u64(v->torn_streak - 1, PAUSE_DOUBLINGS), PAUSE_MAX_NS);
+		streak = ++v->torn_streak;
 	}
 	pthread_mutex_unlock(&mu);
-	pause = max_u64(pause, PAUSE_MIN_NS);   /* after the doubling: 8 reads, not 32 ms */
+	/* dt/4, doubled for each further torn capture in a row; the floor
+	 * after the doubling (8 reads on a small table, not 32 ms) */
+	uint64_t pause = dt / 4;
+	if (streak)
+		pause = min_u64(pause << min_u64(streak - 1, PAUSE_DOUBLINGS), PAUSE_MAX_NS);
 	v->dirty = true;
 	v->proves = false;
-	v->retry_ns = now + pause;
+	v->retry_ns = now + max_u64(pause, PAUSE_MIN_NS);
 	if (r > 0)              /* torn: retried at retry_ns, not settled again */
 		v->changed_ns = 0;
 }
