@@ -149,6 +149,14 @@ struct mc_parse_error {
 	const char *what;
 };
 
+/* The mounts text of the table whose mountinfo text is @text (a whole
+ * capture, every line ending in '\n'), into @out. Returns 0; -EOPNOTSUPP
+ * when a line's superblock options could hold superblock flags or security
+ * options, whose place in the mounts line the mountinfo text does not say
+ * (read the kernel's mounts text then); -EINVAL for text not in the
+ * kernel's format; -ENOMEM. @out->len is 0 on failure. */
+int mc_mounts_from_mountinfo(const char *text, size_t len, struct mc_buf *out);
+
 /* Parse @len bytes of @text in @fmt into @ret_table (untouched on failure).
  * Returns 0, or -EINVAL (malformed; @err says where), -ENOMEM, -E2BIG. */
 int mc_table_parse(const char *text, size_t len, enum mc_format fmt,

@@ -343,3 +343,108 @@ void mc_table_free(struct mc_table *t)
 	free(t->arena);
 	memset(t, 0, sizeof *t);
 }
+
+/* ---- the mounts text from a mountinfo capture ----------------------------
+ * One line of /proc/<pid>/mounts is made of fields its mountinfo line
+ * already has (fs/proc_namespace.c, show_vfsmnt() beside show_mountinfo()):
+ *
+ *   mountinfo: ID PARENT MAJ:MIN ROOT POINT M_RW[,mnt] [optional] - TYPE SOURCE S_RW[,sb][,fs]
+ *   mounts:    SOURCE POINT TYPE RW[,sb][,mnt][,fs] 0 0
+ *
+ * RW is "ro" when either the mount or its superblock is; the same
+ * functions print every shared field, from the same dentries, with the
+ * same escapes. The one thing the mountinfo text does not say is where
+ * [,sb] (the superblock flags sync, dirsync, lazytime, once mand, and an
+ * LSM's options such as SELinux's context=) ends and [,fs] (the
+ * filesystem's own) begins. So a line whose superblock options hold any
+ * token that could be one of those is not derived: -EOPNOTSUPP, and the
+ * caller reads the kernel's mounts text. Otherwise [,sb] is empty and the
+ * line is exact. Cost: one pass over the text, ~a copy. */
+static bool maybe_sb_opt(const char *s, size_t n)
+{
+	static const char *const exact[] = { "sync", "dirsync", "mand", "lazytime", "seclabel" };
+	static const char *const prefix[] = { "context=", "fscontext=", "defcontext=", "rootcontext=",
+					      "smackfs" };
+	for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+		if (n == strlen(exact[i]) && memcmp(s, exact[i], n) == 0)
+			return true;
+	for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++)
+		if (n >= strlen(prefix[i]) && memcmp(s, prefix[i], strlen(prefix[i])) == 0)
+			return true;
+	return false;
+}
+
+/* "rw" or "ro", then ",..." or nothing: the options after the first. */
+static bool split_rw(const char *s, size_t n, bool *ret_ro, const char **ret_rest, size_t *ret_n)
+{
+	if (n < 2 || (n > 2 && s[2] != ',') || s[0] != 'r' || (s[1] != 'o' && s[1] != 'w'))
+		return false;
+	*ret_ro = s[1] == 'o';
+	*ret_rest = s + 2;
+	*ret_n = n - 2;
+	return true;
+}
+
+static int mounts_line_from(const char *line, size_t len, struct mc_buf *out)
+{
+	struct tok t = { line, line + len, false };
+	const char *point, *mnt, *type, *src, *sb, *s;
+	size_t point_n, mnt_n, type_n, src_n, sb_n, n;
+	bool mnt_ro, sb_ro;
+
+	for (int i = 0; i < 4; i++)             /* id, parent, maj:min, root */
+		if (!next_tok(&t, &s, &n))
+			return -EINVAL;
+	if (!next_tok(&t, &point, &point_n) || !next_tok(&t, &s, &n) ||
+	    !split_rw(s, n, &mnt_ro, &mnt, &mnt_n))
+		return -EINVAL;
+	do {                                    /* optional fields, then "-" */
+		if (!next_tok(&t, &s, &n))
+			return -EINVAL;
+	} while (n != 1 || s[0] != '-');
+	if (!next_tok(&t, &type, &type_n) || !next_field(&t, &src, &src_n, true) ||
+	    !next_tok(&t, &s, &n) || !t.done || !split_rw(s, n, &sb_ro, &sb, &sb_n))
+		return -EINVAL;                 /* (a field more: a format we do not know) */
+	for (const char *p = sb, *end = sb + sb_n; p < end;) {
+		const char *c = memchr(p + 1, ',', (size_t)(end - p - 1));
+		const char *e = c ? c : end;
+		if (maybe_sb_opt(p + 1, (size_t)(e - p - 1)))
+			return -EOPNOTSUPP;
+		p = e;
+	}
+	size_t need = src_n + point_n + type_n + mnt_n + sb_n + 12;
+	int r = mc_buf_reserve(out, out->len + need);
+	if (r < 0)
+		return r;
+	char *w = out->data + out->len;
+#define PUT(p, l) (memcpy(w, (p), (l)), w += (l))
+	PUT(src, src_n);
+	*w++ = ' ';
+	PUT(point, point_n);
+	*w++ = ' ';
+	PUT(type, type_n);
+	PUT(mnt_ro || sb_ro ? " ro" : " rw", 3);
+	PUT(mnt, mnt_n);
+	PUT(sb, sb_n);
+	PUT(" 0 0\n", 5);
+#undef PUT
+	out->len = (size_t)(w - out->data);
+	return 0;
+}
+
+int mc_mounts_from_mountinfo(const char *text, size_t len, struct mc_buf *out)
+{
+	out->len = 0;
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			return -EINVAL;         /* the kernel ends every line */
+		int r = mounts_line_from(p, (size_t)(nl - p), out);
+		if (r < 0) {
+			out->len = 0;
+			return r;
+		}
+		p = nl + 1;
+	}
+	return 0;
+}

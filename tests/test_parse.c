@@ -445,6 +445,68 @@ static void test_line_index(void **state)
 	}
 }
 
+/* mc_mounts_from_mountinfo(): the mounts lines the kernel writes for these
+ * mountinfo lines (fs/proc_namespace.c; the same derivation is compared
+ * with the kernel's own text at every step of tests/e2e/statmount.sh). */
+static void test_mounts_from_mountinfo(void **state)
+{
+	(void)state;
+	static const char *const pairs[][2] = {
+		{ "36 25 0:40 / /a rw,nosuid,relatime shared:3 - tmpfs src rw,size=1024k\n",
+		  "src /a tmpfs rw,nosuid,relatime,size=1024k 0 0\n" },
+		/* ro: the mount's or the superblock's */
+		{ "37 25 0:40 / /b ro,relatime - tmpfs s rw\n", "s /b tmpfs ro,relatime 0 0\n" },
+		{ "38 25 0:41 /sub /c rw,noexec,relatime master:4 propagate_from:2 unbindable - ext4 /dev/x ro,errors=remount-ro\n",
+		  "/dev/x /c ext4 ro,noexec,relatime,errors=remount-ro 0 0\n" },
+		/* an empty source stays an empty field */
+		{ "39 25 0:42 / /d rw,relatime - tmpfs  rw\n", " /d tmpfs rw,relatime 0 0\n" },
+		{ "40 25 0:43 / /sp\\040ace rw - tmpfs a\\011b rw\n", "a\\011b /sp\\040ace tmpfs rw 0 0\n" },
+		{ "41 25 0:44 / /e rw,nosuid,nodev,relatime - fuse.sshfs u@h:/ rw,user_id=0,async\n",
+		  "u@h:/ /e fuse.sshfs rw,nosuid,nodev,relatime,user_id=0,async 0 0\n" },
+	};
+	struct mc_buf out = { 0 };
+	char all_mi[2048] = "", all_mo[2048] = "";
+
+	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+		assert_int_equal(mc_mounts_from_mountinfo(pairs[i][0], strlen(pairs[i][0]), &out), 0);
+		assert_int_equal(out.len, strlen(pairs[i][1]));
+		assert_memory_equal(out.data, pairs[i][1], out.len);
+		strcat(all_mi, pairs[i][0]);
+		strcat(all_mo, pairs[i][1]);
+	}
+	assert_int_equal(mc_mounts_from_mountinfo(all_mi, strlen(all_mi), &out), 0);
+	assert_int_equal(out.len, strlen(all_mo));
+	assert_memory_equal(out.data, all_mo, out.len);
+
+	/* superblock flags and security options go between "rw" and the
+	 * mount's flags in a mounts line: not derived, whichever line */
+	static const char *const sb[] = { "rw,sync", "ro,dirsync,size=1k", "rw,size=1k,lazytime", "rw,mand",
+					  "rw,seclabel", "rw,context=\"system_u:object_r:tmp_t:s0\"",
+					  "rw,rootcontext=x", "rw,smackfsdef=_" };
+	for (size_t i = 0; i < sizeof sb / sizeof sb[0]; i++) {
+		char text[4096];
+		snprintf(text, sizeof text, "%s50 25 0:45 / /f rw,relatime - tmpfs t %s\n", all_mi, sb[i]);
+		assert_int_equal(mc_mounts_from_mountinfo(text, strlen(text), &out), -EOPNOTSUPP);
+		assert_int_equal(out.len, 0);
+	}
+	/* not the kernel's format */
+	static const char *const bad[] = {
+		"1 0 8:1 / / rw,relatime - ext4 /dev/sda1 rw",          /* no newline */
+		"1 0 8:1 / / rw,relatime ext4 /dev/sda1 rw\n",          /* no separator */
+		"1 0 8:1 / / rw,relatime - ext4 /dev/sda1 rw more\n",   /* a field more */
+		"1 0 8:1 / / rw,relatime - ext4 /dev/sda1\n",           /* a field less */
+		"1 0 8:1 / / rwx,relatime - ext4 /dev/sda1 rw\n",
+		"1 0 8:1 / / rw,relatime - ext4 /dev/sda1 r\n",
+		"1 0 8:1 / /\n",
+		"\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(mc_mounts_from_mountinfo(bad[i], strlen(bad[i]), &out), -EINVAL);
+		assert_int_equal(out.len, 0);
+	}
+	mc_buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +522,7 @@ int main(void)
 		cmocka_unit_test(test_empty_input),
 		cmocka_unit_test(test_every_prefix),
 		cmocka_unit_test(test_line_index),
+		cmocka_unit_test(test_mounts_from_mountinfo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

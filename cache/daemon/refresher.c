@@ -103,6 +103,7 @@ struct view {
 	int rfd;
 	bool dirty;                             /* rfd showed a change not yet captured */
 	uint64_t changed_ns, dirty_ns;          /* rfd's last change, the first since clean */
+	uint64_t born_ns, seen_ns;              /* rfd opened; its last change seen (never reset) */
 	bool proves;                            /* a quiet poll of rfd proves the snapshot */
 	uint64_t retry_ns;                      /* no capture before this (after a torn one) */
 	size_t size_hint;
@@ -129,7 +130,7 @@ static struct view *views;                      /* shared */
 static unsigned nviews;                         /* shared */
 static int efd = -1;                            /* wakes the refresher */
 static struct {                                 /* shared */
-	unsigned long captures, unchanged, ahead, waited, churning, declined, unvalidated, proofs;
+	unsigned long captures, unchanged, ahead, waited, churning, declined, unvalidated, proofs, derived;
 	uint64_t refresh_ns_total, refresh_ns_max, unvalidated_ns;
 } rst;
 static char incr_text[1024];                    /* shared: incremental.c's stats */
@@ -182,7 +183,7 @@ static int new_view(enum mc_format fmt, const struct mc_view_key *key, int procd
 		free(v);
 		return r;
 	}
-	v->m_since = mc_now_ns();               /* a new fd's baseline is its open */
+	v->m_since = v->born_ns = mc_now_ns();  /* a new fd's baseline is its open */
 	v->fmt = fmt;
 	v->key = *key;
 	v->incr = mcd_incr_serves(key);
@@ -362,9 +363,11 @@ void mcd_refresher_stats(char *buf, size_t size)
 	double avg = rst.captures ? rst.refresh_ns_total / 1e3 / rst.captures : 0;
 	snprintf(buf, size,
 		 "views %u\ncaptures %lu\nunchanged %lu\nahead %lu\nrefresh_avg_us %.1f\nrefresh_max_us %.1f\n"
-		 "waited %lu\nchurning %lu\ndeclined %lu\nunvalidated %lu\nunvalidated_ms %.1f\nproofs %lu\n%s",
+		 "waited %lu\nchurning %lu\ndeclined %lu\nunvalidated %lu\nunvalidated_ms %.1f\nproofs %lu\n"
+		 "derived %lu\n%s",
 		 nviews, rst.captures, rst.unchanged, rst.ahead, avg, rst.refresh_ns_max / 1e3, rst.waited,
-		 rst.churning, rst.declined, rst.unvalidated, rst.unvalidated_ns / 1e6, rst.proofs, incr_text);
+		 rst.churning, rst.declined, rst.unvalidated, rst.unvalidated_ns / 1e6, rst.proofs,
+		 rst.derived, incr_text);
 	pthread_mutex_unlock(&mu);
 }
 
@@ -444,8 +447,10 @@ static int seal(struct mc_snap *s)
 }
 
 /* Returns whether @s went out in a new memfd. @same: a text capture that
- * found the published bytes (s->gen is the published one's). */
-static bool publish(struct view *v, struct mc_snap *s, uint64_t t0, uint64_t dt, bool ahead, bool same)
+ * found the published bytes (s->gen is the published one's). @derived:
+ * made from a sibling's capture, not a read of its own. */
+static bool publish(struct view *v, struct mc_snap *s, uint64_t t0, uint64_t dt, bool ahead, bool same,
+		    bool derived)
 {
 	pthread_mutex_lock(&mu);
 	uint64_t gen = v->gen;
@@ -475,7 +480,9 @@ static bool publish(struct view *v, struct mc_snap *s, uint64_t t0, uint64_t dt,
 	v->cost_ns = dt;
 	v->torn_streak = 0;
 	v->busy_ns = 0;
-	if (fd >= 0 || same) {
+	if (derived) {
+		rst.derived++;
+	} else if (fd >= 0 || same) {
 		rst.captures++;
 		rst.unchanged += same;
 		rst.refresh_ns_total += dt;
@@ -489,11 +496,79 @@ static bool publish(struct view *v, struct mc_snap *s, uint64_t t0, uint64_t dt,
 	return fd >= 0;
 }
 
-/* Bring @v up to date: incremental.c where it serves, else one text
- * capture. */
+static void refresh(struct view *v, bool force, bool ahead);
+
+/* A mounts view's text made from the capture of its mountinfo sibling
+ * (the same namespace and root; parse.c, mc_mounts_from_mountinfo()):
+ * one kernel read for both views, where two were read before, and the
+ * mounts text is the same moment's as the mountinfo text. The sibling's
+ * read must have begun after everything this view must show: its own fd's
+ * baseline (born_ns), the last change its poll() saw (seen_ns), and what a
+ * request asks for; the sibling is captured now when it has none such.
+ * The snapshot is then stamped with the sibling's read, so fresh_ns and
+ * the proofs by this view's quiet poll() mean what they mean for a
+ * capture begun then. Returns 0 (*ret_t0: the stamp), 1 the sibling's
+ * capture was torn or is paused (this view waits as if torn: *ret_cost is
+ * what one more try costs), <0 nothing to derive from: capture. */
+static int derive(struct view *v, bool force, bool ahead, struct mc_snap **ret_snap, uint64_t *ret_t0,
+		  uint64_t *ret_cost)
+{
+	uint64_t start = mc_now_ns();
+	struct view *src = NULL;
+
+	pthread_mutex_lock(&mu);
+	for (struct view *w = views; w && !src; w = w->next)
+		if (w->fmt == MC_MOUNTINFO && !w->incr && !w->gone && !w->drop &&
+		    memcmp(&w->key, &v->key, sizeof v->key) == 0)
+			src = w;
+	uint64_t need = max_u64(v->born_ns, v->seen_ns);
+	if (force)
+		need = max_u64(need, ahead ? v->read_ns + 1 : v->want_read_ns);
+	uint64_t src_read = src ? src->read_ns : 0, src_cost = src ? src->cost_ns : 0;
+	/* (a sibling nobody asks for keeps no buffers: a read of our own) */
+	bool idle = !src || (start > src->used_ns && start - src->used_ns >= ACTIVE_NS);
+	pthread_mutex_unlock(&mu);
+	if (idle)
+		return -ENOENT;
+	bool captured = false;
+	if (!src->pbuf_valid || src->dirty || src_read < need) {
+		if (src->retry_ns > start) {            /* paused after torn ones */
+			*ret_cost = src_cost;
+			return 1;
+		}
+		refresh(src, false, false);             /* a text capture, now */
+		captured = true;
+		pthread_mutex_lock(&mu);
+		pthread_cond_broadcast(&cv);            /* its own waiters */
+		src_read = src->read_ns;
+		src_cost = src->cost_ns;
+		pthread_mutex_unlock(&mu);
+		if (!src->pbuf_valid || src->dirty || src_read < need) {
+			*ret_cost = src_cost;
+			return 1;
+		}
+	}
+	int r = mc_buf_reserve(&v->cbuf, src->pbuf.len + 65536);
+	if (r == 0)
+		r = mc_mounts_from_mountinfo(src->pbuf.data, src->pbuf.len, &v->cbuf);
+	if (r < 0) {
+		MC_DEBUG("refresher: mounts not derived from mountinfo (%s): read", strerror(-r));
+		return -ENOENT;
+	}
+	*ret_snap = mc_snap_borrow(MC_MOUNTS, v->cbuf.data, v->cbuf.len, true);
+	if (!*ret_snap)
+		return -ENOMEM;
+	v->size_hint = v->cbuf.len;
+	*ret_t0 = src_read;
+	*ret_cost = mc_now_ns() - start + (captured ? 0 : src_cost);
+	return 0;
+}
+
+/* Bring @v up to date: incremental.c where it serves, else the mountinfo
+ * sibling's capture (derive()), else one text capture. */
 static void refresh(struct view *v, bool force, bool ahead)
 {
-	uint64_t t0 = mc_now_ns();
+	uint64_t t0 = mc_now_ns(), start = t0, cost = 0;
 	struct mc_snap *s = NULL;
 	pthread_mutex_lock(&mu);
 	v->busy_ns = t0;                        /* for brief_verdict() */
@@ -503,13 +578,18 @@ static void refresh(struct view *v, bool force, bool ahead)
 	 * same table may have just had one: one check serves both). */
 	uint64_t need = !force ? 0 : ahead ? v->read_ns + 1 : max_u64(v->want_read_ns, 1);
 	pthread_mutex_unlock(&mu);
-	bool text = false, same = false;
+	bool text = false, same = false, derived = false;
 	int r = v->incr ? mcd_incr_snapshot(v->fmt, need, &s) : -EOPNOTSUPP;
+	if (r < 0 && !v->incr && v->fmt == MC_MOUNTS) {
+		r = derive(v, force, ahead, &s, &t0, &cost);
+		derived = r >= 0;
+		text = r == 0;
+	}
 	if (r < 0) {
 		r = capture_once(v, &s);
 		text = true;
 	}
-	uint64_t now = mc_now_ns(), dt = now - t0;
+	uint64_t now = mc_now_ns(), dt = derived ? cost : now - start;
 	if (r == 0) {
 		v->dirty = false;
 		v->changed_ns = v->dirty_ns = 0;
@@ -527,7 +607,7 @@ static void refresh(struct view *v, bool force, bool ahead)
 				s->gen = v->gen;
 			pthread_mutex_unlock(&mu);
 		}
-		if (publish(v, s, t0, dt, ahead, same)) {
+		if (publish(v, s, t0, dt, ahead, same, derived)) {
 			v->pbuf_valid = text;
 			if (text) {             /* the published text is now pbuf's */
 				struct mc_buf t = v->pbuf;
@@ -544,8 +624,10 @@ static void refresh(struct view *v, bool force, bool ahead)
 	if (r < 0) {
 		v->gone = true;         /* the answering loop makes a new view */
 	} else {
-		rst.unvalidated++;
-		rst.unvalidated_ns += dt;
+		if (!derived) {                 /* (the sibling's capture counted it) */
+			rst.unvalidated++;
+			rst.unvalidated_ns += dt;
+		}
 		v->cost_ns = dt;
 		v->torn_ns = now;
 		streak = ++v->torn_streak;
@@ -684,7 +766,7 @@ static void *run(void *arg)
 		for (unsigned i = 3; i < n; i++) {
 			struct view *v = pv[i];
 			if (pf[i].revents) {
-				v->changed_ns = mc_now_ns();
+				v->changed_ns = v->seen_ns = mc_now_ns();
 				if (!v->dirty || !v->dirty_ns)
 					v->dirty_ns = v->changed_ns;
 				v->dirty = true;        /* the event is consumed: capture */

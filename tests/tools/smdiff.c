@@ -214,12 +214,51 @@ static void show_diff(const char *what, const struct mc_buf *k, const struct mc_
 	}
 }
 
-static unsigned long checks, incr_before;
+static unsigned long checks, incr_before, derived_lines, declined_lines, derived_texts;
+
+/* The daemon makes its mounts text from its mountinfo capture where it
+ * can (parse.c, mc_mounts_from_mountinfo()): every line it derives must
+ * be the kernel's mounts line, and a whole text it derives the kernel's
+ * mounts text. @mi and @mo were read at one quiet moment. 0 same, 1 not. */
+static int check_derived(const struct mc_buf *mi, const struct mc_buf *mo)
+{
+	static struct mc_buf d;
+	const char *p = mi->data, *q = mo->data, *pe = p + mi->len, *qe = q + mo->len;
+	while (p < pe && q < qe) {
+		const char *pn = memchr(p, '\n', (size_t)(pe - p)), *qn = memchr(q, '\n', (size_t)(qe - q));
+		if (!pn || !qn)
+			break;
+		int r = mc_mounts_from_mountinfo(p, (size_t)(pn - p + 1), &d);
+		if (r == -EOPNOTSUPP) {
+			declined_lines++;
+		} else if (r < 0 || d.len != (size_t)(qn - q + 1) || memcmp(d.data, q, d.len) != 0) {
+			fprintf(stderr, "smdiff: derived mounts line (%s):\n  mountinfo: %.*s\n  kernel:    %.*s\n  derived:   %.*s\n",
+				r < 0 ? strerror(-r) : "differs", (int)(pn - p), p, (int)(qn - q), q,
+				(int)(d.len ? d.len - 1 : 0), d.data);
+			return 1;
+		} else {
+			derived_lines++;
+		}
+		p = pn + 1;
+		q = qn + 1;
+	}
+	if (p != pe || q != qe) {
+		fprintf(stderr, "smdiff: mountinfo and mounts have different line counts\n");
+		return 1;
+	}
+	int r = mc_mounts_from_mountinfo(mi->data, mi->len, &d);
+	if (r == 0 && (d.len != mo->len || memcmp(d.data, mo->data, d.len) != 0)) {
+		show_diff("derived mounts", mo, &d);
+		return 1;
+	}
+	derived_texts += r == 0;
+	return 0;
+}
 
 /* Bring ours up to date, compare both formats. 0 same, 1 differs. */
 static int compare(bool revalidate)
 {
-	static struct mc_buf k, o;
+	static struct mc_buf k, o, kmi;
 	if (!sock) {
 		int p = mc_mtrack_pending(mt);
 		unsigned flags = (p > 0 ? (unsigned)p & MC_MTRACK_WOKE : 0) |
@@ -243,6 +282,13 @@ static int compare(bool revalidate)
 		}
 		if (k.len != o.len || memcmp(k.data, o.data, k.len) != 0) {
 			show_diff(f == MC_MOUNTINFO ? "mountinfo" : "mounts", &k, &o);
+			return 1;
+		}
+		if (f == MC_MOUNTINFO) {
+			struct mc_buf t = kmi;
+			kmi = k;
+			k = t;
+		} else if (check_derived(&kmi, &k)) {
 			return 1;
 		}
 	}
@@ -363,8 +409,11 @@ static bool one_op(unsigned max, bool burst)
 	}
 	case OP_REMOUNT_SB: {
 		const char *o = pick(2) ? "size=2m" : "size=1m,mode=0700";
-		r = mount(NULL, m, NULL, MS_REMOUNT | (pick(4) ? 0 : MS_RDONLY), o);
-		logop("remount %s %s: %d", m, o, r);
+		/* superblock flags too: the mounts line puts them elsewhere */
+		static const unsigned long sbf[] = { 0, 0, 0, MS_SYNCHRONOUS, MS_LAZYTIME };
+		unsigned long f = (pick(4) ? 0 : MS_RDONLY) | sbf[pick(5)];
+		r = mount(NULL, m, NULL, MS_REMOUNT | f, o);
+		logop("remount %s %s flags %#lx: %d", m, o, f, r);
 		break;
 	}
 	case OP_SETATTR: {
@@ -533,9 +582,15 @@ int main(int argc, char **argv)
 		       "after a timeout or churn; %lu texts' indexes equal the text's)\n", seed, ops, checks,
 		       timeouts, index_checks);
 	}
+	printf("smdiff: derived mounts lines equal the kernel's: %lu (%lu declined: superblock flags or "
+	       "security options); whole texts derived: %lu\n", derived_lines, declined_lines, derived_texts);
 	if (peer_cmd[1] >= 0) {
 		close(peer_cmd[1]);
 		wait(NULL);
+	}
+	if (!derived_lines) {
+		fprintf(stderr, "smdiff: no mounts line was derived from its mountinfo line\n");
+		return 1;
 	}
 	return 0;
 }
