@@ -104,6 +104,7 @@ struct view {
 	bool dirty;                             /* rfd showed a change not yet captured */
 	uint64_t changed_ns, dirty_ns;          /* rfd's last change, the first since clean */
 	uint64_t born_ns, seen_ns;              /* rfd opened; its last change seen (never reset) */
+	uint64_t declined_gen;                  /* derive(): the sibling's text that could not be */
 	bool proves;                            /* a quiet poll of rfd proves the snapshot */
 	uint64_t retry_ns;                      /* no capture before this (after a torn one) */
 	size_t size_hint;
@@ -412,12 +413,12 @@ static int capture_once(struct view *v, struct mc_snap **ret_snap)
 	if (buf->cap > (1u << 20) && buf->cap / 4 > v->size_hint + 65536)
 		mc_buf_free(buf);               /* the table shrank a lot */
 	int r = mc_buf_reserve(buf, v->size_hint + 65536);
-	if (r == 0)
-		r = mc_changed(v->rfd);
+	if (r == 0 && (r = mc_changed(v->rfd)) > 0)
+		v->seen_ns = mc_now_ns();       /* (derive() must not go back before it) */
 	if (r >= 0)
 		r = read_all(v->rfd, buf);
-	if (r >= 0)
-		r = mc_changed(v->rfd);
+	if (r >= 0 && (r = mc_changed(v->rfd)) > 0)
+		v->seen_ns = mc_now_ns();
 	if (r != 0)
 		return r;
 	v->size_hint = buf->len;
@@ -508,8 +509,14 @@ static void refresh(struct view *v, bool force, bool ahead);
  * The snapshot is then stamped with the sibling's read, so fresh_ns and
  * the proofs by this view's quiet poll() mean what they mean for a
  * capture begun then. Returns 0 (*ret_t0: the stamp), 1 the sibling's
- * capture was torn or is paused (this view waits as if torn: *ret_cost is
- * what one more try costs), <0 nothing to derive from: capture. */
+ * capture, made now, was torn (this view's too: *ret_cost is what one
+ * more try costs), 2 the sibling is paused after torn ones (this view
+ * takes its pause and its streak), <0 nothing to derive from: capture.
+ *
+ * A text that cannot be derived (a line with superblock flags; on a
+ * SELinux host nearly every line has "seclabel") is remembered by its
+ * generation, and while it is so, the sibling is never captured for us:
+ * two reads where one did before. */
 static int derive(struct view *v, bool force, bool ahead, struct mc_snap **ret_snap, uint64_t *ret_t0,
 		  uint64_t *ret_cost)
 {
@@ -525,6 +532,7 @@ static int derive(struct view *v, bool force, bool ahead, struct mc_snap **ret_s
 	if (force)
 		need = max_u64(need, ahead ? v->read_ns + 1 : v->want_read_ns);
 	uint64_t src_read = src ? src->read_ns : 0, src_cost = src ? src->cost_ns : 0;
+	uint64_t src_gen = src ? src->gen : 0;
 	/* (a sibling nobody asks for keeps no buffers: a read of our own) */
 	bool idle = !src || (start > src->used_ns && start - src->used_ns >= ACTIVE_NS);
 	pthread_mutex_unlock(&mu);
@@ -532,9 +540,15 @@ static int derive(struct view *v, bool force, bool ahead, struct mc_snap **ret_s
 		return -ENOENT;
 	bool captured = false;
 	if (!src->pbuf_valid || src->dirty || src_read < need) {
+		if (v->declined_gen)
+			return -ENOENT;
 		if (src->retry_ns > start) {            /* paused after torn ones */
-			*ret_cost = src_cost;
-			return 1;
+			pthread_mutex_lock(&mu);
+			v->torn_ns = max_u64(v->torn_ns, src->torn_ns);
+			v->torn_streak = src->torn_streak;
+			pthread_mutex_unlock(&mu);
+			v->retry_ns = src->retry_ns;
+			return 2;
 		}
 		refresh(src, false, false);             /* a text capture, now */
 		captured = true;
@@ -542,15 +556,19 @@ static int derive(struct view *v, bool force, bool ahead, struct mc_snap **ret_s
 		pthread_cond_broadcast(&cv);            /* its own waiters */
 		src_read = src->read_ns;
 		src_cost = src->cost_ns;
+		src_gen = src->gen;
 		pthread_mutex_unlock(&mu);
 		if (!src->pbuf_valid || src->dirty || src_read < need) {
 			*ret_cost = src_cost;
 			return 1;
 		}
 	}
+	if (v->declined_gen && v->declined_gen == src_gen)
+		return -ENOENT;
 	int r = mc_buf_reserve(&v->cbuf, src->pbuf.len + 65536);
 	if (r == 0)
 		r = mc_mounts_from_mountinfo(src->pbuf.data, src->pbuf.len, &v->cbuf);
+	v->declined_gen = r == -EOPNOTSUPP ? src_gen : 0;
 	if (r < 0) {
 		MC_DEBUG("refresher: mounts not derived from mountinfo (%s): read", strerror(-r));
 		return -ENOENT;
@@ -582,8 +600,19 @@ static void refresh(struct view *v, bool force, bool ahead)
 	int r = v->incr ? mcd_incr_snapshot(v->fmt, need, &s) : -EOPNOTSUPP;
 	if (r < 0 && !v->incr && v->fmt == MC_MOUNTS) {
 		r = derive(v, force, ahead, &s, &t0, &cost);
+		if (r == 2) {                           /* the sibling's pause is ours */
+			v->dirty = true;
+			v->proves = false;
+			v->changed_ns = 0;
+			pthread_mutex_lock(&mu);
+			v->busy_ns = 0;
+			pthread_mutex_unlock(&mu);
+			return;
+		}
 		derived = r >= 0;
 		text = r == 0;
+		if (r < 0)                              /* our own read begins now */
+			t0 = start = mc_now_ns();
 	}
 	if (r < 0) {
 		r = capture_once(v, &s);
