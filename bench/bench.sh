@@ -20,7 +20,7 @@ RESULTS=$ROOT/bench/results
 runs_for() {
 	case $1 in
 	20) echo 11 ;; 1000) echo 9 ;; 10000) echo 7 ;;
-	*) [ "${LOAD:-quiet}" = quiet ] && echo 5 || echo 3 ;;
+	*) echo 5 ;;
 	esac
 }
 
