@@ -159,8 +159,23 @@ torn_by_daemon() {
 	echo "$(cat "$tmp/ct"); passes the kernel answered: $kernel_passes; torn passes we answered: $ours"
 	grep -q "^kernel reads: 300," "$tmp/ct" && [ "$ours" -eq 0 ]
 }
+# The same for /proc/self/mounts, read beside a reader of mountinfo: the
+# daemon then makes its mounts snapshots from its mountinfo captures
+# (refresher.c derive()). Extra arguments go to tearcheck. Leaves the
+# count of mounts passes the kernel answered in $mounts_kernel_passes.
+torn_mounts_by_daemon() {
+	LD_PRELOAD="$PRE" "$B/tearcheck" --kernel-reads 1000000 >/dev/null 2>&1 & local rp=$! ours
+	MOUNTCACHE_DEBUG=1 LD_PRELOAD="$PRE" "$B/tearcheck" --mounts "$@" --kernel-reads 300 \
+		>"$tmp/cm" 2>"$tmp/cm.dbg"
+	kill $rp; wait $rp 2>/dev/null
+	read -r ours mounts_kernel_passes < <(torn_passes "$tmp/cm.dbg")
+	echo "mounts: $(cat "$tmp/cm"); passes the kernel answered: $mounts_kernel_passes; torn passes we answered: $ours"
+	grep -q "^kernel reads: 300," "$tmp/cm" && [ "$ours" -eq 0 ]
+}
 churn_safe() {
 	check "$1 mounts, a change every 2 ms: no pass the daemon answered is torn" torn_by_daemon
+	check "$1 mounts, a change every 2 ms, both files read: no mounts pass the daemon answered is torn" \
+		torn_mounts_by_daemon
 	check "$1 mounts, a change every 2 ms, no daemon: no pass the preload served is torn" \
 		torn_by_daemon MOUNTCACHE_NO_DAEMON=1
 	check "$1 mounts, a change every 2 ms: no stale read (100 rounds)" \
@@ -250,6 +265,19 @@ if [ "$1" = --churn10k ]; then
 		[ $((300 - kernel_passes)) -ge 30 ]
 	}
 	check "10,000 mounts, bursts of changes: the daemon answers passes, none torn" served_whole
+	# Readers of both files at once: the daemon reads mountinfo and makes
+	# the mounts snapshot from it (refresher.c derive()). The mounts
+	# passes it answers must be whole too, and many of them so made: they
+	# are 2 ms apart, over 12 bursts or more.
+	mounts_whole() {
+		local d0
+		d0=$(stat_of derived)
+		torn_mounts_by_daemon --gap-us 2000 || return 1
+		echo "mounts passes the daemon answered: $((300 - mounts_kernel_passes));" \
+		     "mounts snapshots made from mountinfo: $(($(stat_of derived) - d0))"
+		[ $((300 - mounts_kernel_passes)) -ge 30 ] && [ "$(stat_of derived)" -ge $((d0 + 5)) ]
+	}
+	check "10,000 mounts, bursts of changes, both files read: the mounts passes the daemon answers are whole" mounts_whole
 	kill $cp; wait $cp 2>/dev/null
 	# A change every 2 ms: nearly every pass is the kernel's (the daemon
 	# cannot validate a capture, and declines). A daemon that served its

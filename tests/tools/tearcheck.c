@@ -1,7 +1,7 @@
 /* tearcheck: is a mountinfo text a state the kernel could have been in?
  *
- *   tearcheck [--early P] [--late Q] [FILE|-]
- *   tearcheck [--early P] [--late Q] --kernel-reads R
+ *   tearcheck [--early P] [--late Q] [--mounts] [FILE|-]
+ *   tearcheck [--early P] [--late Q] [--mounts] --kernel-reads R
  *
  * churn never lets "P read-write" and "Q mounted" hold at once, so a text
  * with a line for P whose first mount option is "rw" and a line for Q is
@@ -11,6 +11,10 @@
  * First form: exit 0 consistent, 1 torn, 2 usage or parse error.
  * --kernel-reads: R times read /proc/self/mountinfo with plain 64 KiB
  * read() calls and check each; print "kernel reads: R, torn: T", exit 0.
+ * --gap-us G: sleep G microseconds between two of those reads (so that
+ * they span the bursts of a churn).
+ * --mounts: the text is /proc/self/mounts (mount point and options are
+ * its fields 2 and 4; "ro" there when the mount or its superblock is).
  * On stderr, "tearcheck: pass" before each read and "tearcheck: torn"
  * after a torn one, to be matched with a preload's debug lines.
  */
@@ -22,6 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static bool mounts_format;
+static long gap_us;
 
 struct text {
 	char *buf;
@@ -67,23 +74,26 @@ static int check_line(const char *line, size_t len, const char *p,
 {
 	const char *f[6], *end = line + len;
 	const char *s = line;
+	/* mountinfo: (1) id (2) parent (3) major:minor (4) root (5) mount
+	 * point (6) mount options; mounts: (1) source (2) mount point (3)
+	 * type (4) options; each ends at the next space */
+	int mp = mounts_format ? 1 : 4, nf = mounts_format ? 4 : 6;
 
-	/* (1) id (2) parent (3) major:minor (4) root (5) mount point
-	 * (6) mount options, ending at the next space */
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < nf; i++) {
 		f[i] = s;
 		s = memchr(s, ' ', (size_t)(end - s));
 		if (!s)
 			return -EINVAL;
 		s++;
 	}
-	size_t mp_len = (size_t)(f[5] - 1 - f[4]);
-	size_t opts_len = (size_t)(s - 1 - f[5]);
+	size_t mp_len = (size_t)(f[mp + 1] - 1 - f[mp]);
+	const char *opts = f[nf - 1];
+	size_t opts_len = (size_t)(s - 1 - opts);
 
-	if (field_is(f[4], mp_len, q))
+	if (field_is(f[mp], mp_len, q))
 		*q_seen = true;
-	if (field_is(f[4], mp_len, p) && opts_len >= 2 &&
-	    memcmp(f[5], "rw", 2) == 0 && (opts_len == 2 || f[5][2] == ','))
+	if (field_is(f[mp], mp_len, p) && opts_len >= 2 &&
+	    memcmp(opts, "rw", 2) == 0 && (opts_len == 2 || opts[2] == ','))
 		*p_rw = true;
 	return 0;
 }
@@ -119,7 +129,7 @@ static int check_input(const char *path, const char *p, const char *q)
 	if (fd > 0)
 		close(fd);
 	if (r == 0 && (r = check(&t, p, q)) < 0)
-		fprintf(stderr, "tearcheck: %s: malformed mountinfo line\n", name);
+		fprintf(stderr, "tearcheck: %s: malformed line\n", name);
 	else if (r < 0)
 		fprintf(stderr, "tearcheck: %s: %s\n", name, strerror(-r));
 	free(t.buf);
@@ -132,8 +142,10 @@ static int kernel_reads(long reads, const char *p, const char *q)
 	long torn = 0;
 
 	for (long i = 0; i < reads; i++) {
+		if (i && gap_us)
+			usleep((useconds_t)gap_us);
 		fputs("tearcheck: pass\n", stderr);
-		int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+		int fd = open(mounts_format ? "/proc/self/mounts" : "/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 		int r = fd < 0 ? -errno : read_all(fd, &t);
 
 		if (fd >= 0)
@@ -141,8 +153,8 @@ static int kernel_reads(long reads, const char *p, const char *q)
 		if (r == 0)
 			r = check(&t, p, q);
 		if (r < 0) {
-			fprintf(stderr, "tearcheck: /proc/self/mountinfo: %s\n",
-				strerror(-r));
+			fprintf(stderr, "tearcheck: /proc/self/%s: %s\n",
+				mounts_format ? "mounts" : "mountinfo", strerror(-r));
 			return 2;
 		}
 		if (r)
@@ -156,8 +168,8 @@ static int kernel_reads(long reads, const char *p, const char *q)
 
 static void __attribute__((noreturn)) usage(void)
 {
-	fputs("usage: tearcheck [--early P] [--late Q] [FILE|-]\n"
-	      "       tearcheck [--early P] [--late Q] --kernel-reads R\n", stderr);
+	fputs("usage: tearcheck [--early P] [--late Q] [--mounts] [FILE|-]\n"
+	      "       tearcheck [--early P] [--late Q] [--mounts] [--gap-us G] --kernel-reads R\n", stderr);
 	exit(2);
 }
 
@@ -167,6 +179,8 @@ int main(int argc, char **argv)
 		{ "early", required_argument, NULL, 'e' },
 		{ "late", required_argument, NULL, 'l' },
 		{ "kernel-reads", required_argument, NULL, 'k' },
+		{ "mounts", no_argument, NULL, 'm' },
+		{ "gap-us", required_argument, NULL, 'g' },
 		{ 0 }
 	};
 	const char *p = getenv("MC_FIXTURE_EARLY"), *q = getenv("MC_FIXTURE_LATE");
@@ -178,6 +192,8 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'e': p = optarg; break;
 		case 'l': q = optarg; break;
+		case 'm': mounts_format = true; break;
+		case 'g': gap_us = strtol(optarg, NULL, 10); break;
 		case 'k':
 			errno = 0;
 			reads = strtol(optarg, &end, 10);
