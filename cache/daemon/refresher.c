@@ -131,7 +131,8 @@ static struct view *views;                      /* shared */
 static unsigned nviews;                         /* shared */
 static int efd = -1;                            /* wakes the refresher */
 static struct {                                 /* shared */
-	unsigned long captures, unchanged, ahead, waited, churning, declined, unvalidated, proofs, derived;
+	unsigned long captures, unchanged, ahead, waited, churning, declined, unvalidated, proofs, derived,
+		derive_declined;
 	uint64_t refresh_ns_total, refresh_ns_max, unvalidated_ns;
 } rst;
 static char incr_text[1024];                    /* shared: incremental.c's stats */
@@ -365,10 +366,10 @@ void mcd_refresher_stats(char *buf, size_t size)
 	snprintf(buf, size,
 		 "views %u\ncaptures %lu\nunchanged %lu\nahead %lu\nrefresh_avg_us %.1f\nrefresh_max_us %.1f\n"
 		 "waited %lu\nchurning %lu\ndeclined %lu\nunvalidated %lu\nunvalidated_ms %.1f\nproofs %lu\n"
-		 "derived %lu\n%s",
+		 "derived %lu\nderive_declined %lu\n%s",
 		 nviews, rst.captures, rst.unchanged, rst.ahead, avg, rst.refresh_ns_max / 1e3, rst.waited,
 		 rst.churning, rst.declined, rst.unvalidated, rst.unvalidated_ns / 1e6, rst.proofs,
-		 rst.derived, incr_text);
+		 rst.derived, rst.derive_declined, incr_text);
 	pthread_mutex_unlock(&mu);
 }
 
@@ -515,8 +516,9 @@ static void refresh(struct view *v, bool force, bool ahead);
  *
  * A text that cannot be derived (a line with superblock flags; on a
  * SELinux host nearly every line has "seclabel") is remembered by its
- * generation, and while it is so, the sibling is never captured for us:
- * two reads where one did before. */
+ * generation, and while it is so, the sibling is captured for us only
+ * when it has a change of its own to read anyway: never two reads where
+ * one did before. */
 static int derive(struct view *v, bool force, bool ahead, struct mc_snap **ret_snap, uint64_t *ret_t0,
 		  uint64_t *ret_cost)
 {
@@ -540,8 +542,8 @@ static int derive(struct view *v, bool force, bool ahead, struct mc_snap **ret_s
 		return -ENOENT;
 	bool captured = false;
 	if (!src->pbuf_valid || src->dirty || src_read < need) {
-		if (v->declined_gen)
-			return -ENOENT;
+		if (v->declined_gen && !src->dirty)
+			return -ENOENT;         /* it would not read now but for us */
 		if (src->retry_ns > start) {            /* paused after torn ones */
 			pthread_mutex_lock(&mu);
 			v->torn_ns = max_u64(v->torn_ns, src->torn_ns);
@@ -569,6 +571,11 @@ static int derive(struct view *v, bool force, bool ahead, struct mc_snap **ret_s
 	if (r == 0)
 		r = mc_mounts_from_mountinfo(src->pbuf.data, src->pbuf.len, &v->cbuf);
 	v->declined_gen = r == -EOPNOTSUPP ? src_gen : 0;
+	if (r == -EOPNOTSUPP) {
+		pthread_mutex_lock(&mu);
+		rst.derive_declined++;
+		pthread_mutex_unlock(&mu);
+	}
 	if (r < 0) {
 		MC_DEBUG("refresher: mounts not derived from mountinfo (%s): read", strerror(-r));
 		return -ENOENT;

@@ -164,13 +164,17 @@ torn_by_daemon() {
 # (refresher.c derive()). Extra arguments go to tearcheck. Leaves the
 # count of mounts passes the kernel answered in $mounts_kernel_passes.
 torn_mounts_by_daemon() {
-	LD_PRELOAD="$PRE" "$B/tearcheck" --kernel-reads 1000000 >/dev/null 2>&1 & local rp=$! ours
+	MOUNTCACHE_DEBUG=1 LD_PRELOAD="$PRE" "$B/tearcheck" --kernel-reads 1000000 >/dev/null 2>"$tmp/cr.dbg" &
+	local rp=$! ours mi_ours alive=1
 	MOUNTCACHE_DEBUG=1 LD_PRELOAD="$PRE" "$B/tearcheck" --mounts "$@" --kernel-reads 300 \
 		>"$tmp/cm" 2>"$tmp/cm.dbg"
+	kill -0 $rp 2>/dev/null || alive=0      # the mountinfo reader ran all along
 	kill $rp; wait $rp 2>/dev/null
 	read -r ours mounts_kernel_passes < <(torn_passes "$tmp/cm.dbg")
-	echo "mounts: $(cat "$tmp/cm"); passes the kernel answered: $mounts_kernel_passes; torn passes we answered: $ours"
-	grep -q "^kernel reads: 300," "$tmp/cm" && [ "$ours" -eq 0 ]
+	read -r mi_ours _ < <(torn_passes "$tmp/cr.dbg")
+	echo "mounts: $(cat "$tmp/cm"); passes the kernel answered: $mounts_kernel_passes; torn passes we answered: $ours" \
+	     "(beside it, mountinfo: $(grep -c 'tearcheck: pass' "$tmp/cr.dbg") passes, $mi_ours torn of ours; reader alive: $alive)"
+	grep -q "^kernel reads: 300," "$tmp/cm" && [ "$ours" -eq 0 ] && [ "$mi_ours" -eq 0 ] && [ $alive -eq 1 ]
 }
 churn_safe() {
 	check "$1 mounts, a change every 2 ms: no pass the daemon answered is torn" torn_by_daemon
@@ -270,12 +274,13 @@ if [ "$1" = --churn10k ]; then
 	# passes it answers must be whole too, and many of them so made: they
 	# are 2 ms apart, over 12 bursts or more.
 	mounts_whole() {
-		local d0
+		local d0 gens
 		d0=$(stat_of derived)
 		torn_mounts_by_daemon --gap-us 2000 || return 1
-		echo "mounts passes the daemon answered: $((300 - mounts_kernel_passes));" \
-		     "mounts snapshots made from mountinfo: $(($(stat_of derived) - d0))"
-		[ $((300 - mounts_kernel_passes)) -ge 30 ] && [ "$(stat_of derived)" -ge $((d0 + 5)) ]
+		gens=$(grep -c "daemon: generation" "$tmp/cm.dbg")
+		echo "mounts passes we answered: $((300 - mounts_kernel_passes)), from $gens snapshots of the daemon;" \
+		     "mounts snapshots it made from mountinfo: $(($(stat_of derived) - d0))"
+		[ $((300 - mounts_kernel_passes)) -ge 30 ] && [ "$gens" -ge 5 ] && [ "$(stat_of derived)" -ge $((d0 + 5)) ]
 	}
 	check "10,000 mounts, bursts of changes, both files read: the mounts passes the daemon answers are whole" mounts_whole
 	kill $cp; wait $cp 2>/dev/null

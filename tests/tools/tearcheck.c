@@ -193,7 +193,12 @@ int main(int argc, char **argv)
 		case 'e': p = optarg; break;
 		case 'l': q = optarg; break;
 		case 'm': mounts_format = true; break;
-		case 'g': gap_us = strtol(optarg, NULL, 10); break;
+		case 'g':
+			errno = 0;
+			gap_us = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || gap_us < 0 || gap_us > 1000000)
+				usage();
+			break;
 		case 'k':
 			errno = 0;
 			reads = strtol(optarg, &end, 10);
