@@ -10,8 +10,10 @@
 #
 # Defaults: 10,000 mounts, 8 watchers, 5 s windows, 2 rounds (modes
 # alternated within each round). Kinds: `bench_watch read` (poll, then
-# open + read to EOF + close) and `bench_watch getmntent` (poll, then a
-# setmntent/getmntent loop). Modes: bare; preload (no daemon); daemon (mountcached as
+# open + read to EOF + close), `bench_watch getmntent` (poll, then a
+# setmntent/getmntent loop), and mixed: half of each, as on a host where
+# systemd reads mountinfo and others getmntent /proc/self/mounts (the
+# daemon then makes its mounts snapshots from its mountinfo captures). Modes: bare; preload (no daemon); daemon (mountcached as
 # installed, full captures); incremental (mountcached --incremental, not
 # the default: see README). Each window starts a fresh daemon, so its CPU
 # is this window's alone. CPU comes from /proc/PID/task/*/schedstat (ns).
@@ -34,7 +36,7 @@ MOUNTS=10000 WATCHERS=8 SECONDS_=5 ROUNDS=2 SAVE=1
 # each burst leaves the table changed (one mount more, then one less), as
 # a start or a stop does: no watcher is served a table it already holds.
 WATCH_CHURN=${BENCH_WATCH_CHURN:---burst 5 --pause-us 250000 --net}
-KINDS=${BENCH_WATCH_KINDS:-read getmntent}
+KINDS=${BENCH_WATCH_KINDS:-read getmntent mixed}
 CHANGES=${BENCH_WATCH_CHANGES:-6}
 
 # CPU time in ns of the processes given, all their threads, so far.
@@ -63,9 +65,11 @@ window() {
 	local tmp; tmp=$(mktemp -d)
 	"$B/churn" --seconds 0 $WATCH_CHURN 2>"$tmp/churn" & local cpid=$!
 	for i in $(seq "$WATCHERS"); do
-		case $kind in
+		local wk=$kind
+		[ "$kind" = mixed ] && { [ $((i % 2)) = 0 ] && wk=read || wk=getmntent; }
+		case $wk in
 		findmnt) env "${knobs[@]}" "${envs[@]}" findmnt --poll -o TARGET,ACTION >/dev/null 2>"$tmp/w$i" & ;;
-		*) env "${knobs[@]}" "${envs[@]}" "$B/bench_watch" "$kind" >"$tmp/w$i" 2>&1 & ;;
+		*) env "${knobs[@]}" "${envs[@]}" "$B/bench_watch" "$wk" >"$tmp/w$i" 2>&1 & ;;
 		esac
 		pids+=($!)
 	done
