@@ -505,8 +505,9 @@ static void refresh(struct view *v, bool force, bool ahead);
  * one kernel read for both views, where two were read before, and the
  * mounts text is the same moment's as the mountinfo text. The sibling's
  * read must have begun after everything this view must show: its own fd's
- * baseline (born_ns), the last change its poll() saw (seen_ns), and what a
- * request asks for; the sibling is captured now when it has none such.
+ * baseline (born_ns), the last change its poll() saw (seen_ns), and @need
+ * (refresh()'s: what a request or a re-read ahead asks for); the sibling
+ * is captured now when it has none such.
  * The snapshot is then stamped with the sibling's read, so fresh_ns and
  * the proofs by this view's quiet poll() mean what they mean for a
  * capture begun then. Returns 0 (*ret_t0: the stamp), 1 the sibling's
@@ -519,7 +520,7 @@ static void refresh(struct view *v, bool force, bool ahead);
  * generation, and while it is so, the sibling is captured for us only
  * when it has a change of its own to read anyway: never two reads where
  * one did before. */
-static int derive(struct view *v, bool force, bool ahead, struct mc_snap **ret_snap, uint64_t *ret_t0,
+static int derive(struct view *v, uint64_t need, struct mc_snap **ret_snap, uint64_t *ret_t0,
 		  uint64_t *ret_cost)
 {
 	uint64_t start = mc_now_ns();
@@ -530,9 +531,7 @@ static int derive(struct view *v, bool force, bool ahead, struct mc_snap **ret_s
 		if (w->fmt == MC_MOUNTINFO && !w->incr && !w->gone && !w->drop &&
 		    memcmp(&w->key, &v->key, sizeof v->key) == 0)
 			src = w;
-	uint64_t need = max_u64(v->born_ns, v->seen_ns);
-	if (force)
-		need = max_u64(need, ahead ? v->read_ns + 1 : v->want_read_ns);
+	need = max_u64(need, max_u64(v->born_ns, v->seen_ns));
 	uint64_t src_read = src ? src->read_ns : 0, src_cost = src ? src->cost_ns : 0;
 	uint64_t src_gen = src ? src->gen : 0;
 	/* (a sibling nobody asks for keeps no buffers: a read of our own) */
@@ -598,15 +597,16 @@ static void refresh(struct view *v, bool force, bool ahead)
 	pthread_mutex_lock(&mu);
 	v->busy_ns = t0;                        /* for brief_verdict() */
 	/* What an incremental view's table must have been checked against
-	 * the kernel since: a request's arrival, or for a re-read ahead
-	 * anything newer than this view has (the other format's view of the
-	 * same table may have just had one: one check serves both). */
+	 * the kernel since, or a derived view's sibling read after: a
+	 * request's arrival, or for a re-read ahead anything newer than this
+	 * view has (the other format's view of the same table may have just
+	 * had one: one read serves both). */
 	uint64_t need = !force ? 0 : ahead ? v->read_ns + 1 : max_u64(v->want_read_ns, 1);
 	pthread_mutex_unlock(&mu);
 	bool text = false, same = false, derived = false;
 	int r = v->incr ? mcd_incr_snapshot(v->fmt, need, &s) : -EOPNOTSUPP;
 	if (r < 0 && !v->incr && v->fmt == MC_MOUNTS) {
-		r = derive(v, force, ahead, &s, &t0, &cost);
+		r = derive(v, need, &s, &t0, &cost);
 		if (r == 2) {                           /* the sibling's pause is ours */
 			v->dirty = true;
 			v->proves = false;

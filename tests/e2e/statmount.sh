@@ -146,7 +146,6 @@ run "2,000 mounts, 200 operations, full rebuilds" 2000 "$B/smdiff" --ops 200 --s
 # operations remount with sync or lazytime, declined to for some
 # (derive_declined: it read the kernel's mounts text instead).
 derived() {
-	local d
 	local d n
 	d=$(grep -o 'derived [0-9][0-9]*' "$tmp/out" | tail -n 1 | cut -d' ' -f2)
 	n=$(grep -o 'derive_declined [0-9][0-9]*' "$tmp/out" | tail -n 1 | cut -d' ' -f2)
