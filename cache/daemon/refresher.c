@@ -345,6 +345,9 @@ int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
 	}
 	rst.waited += waited;
 	pthread_mutex_unlock(&mu);
+	MC_DEBUG("answer: arrived %llu.%03llu ms, %s after %.1f ms%s", (unsigned long long)(arrival_ns / 1000000 % 100000),
+		 (unsigned long long)(arrival_ns / 1000 % 1000), r == 0 ? "served" : r == -EAGAIN ? "declined" : "failed",
+		 (mc_now_ns() - arrival_ns) / 1e6, brief ? " (brief)" : "");
 	ret->waited = waited;
 	return r;
 }
@@ -626,6 +629,9 @@ static void refresh(struct view *v, bool force, bool ahead)
 		text = true;
 	}
 	uint64_t now = mc_now_ns(), dt = derived ? cost : now - start;
+	MC_DEBUG("refresher: %s %s %s at %llu.%03llu ms, %.1f ms", v->fmt == MC_MOUNTS ? "mounts" : "mountinfo",
+		 derived ? "derived" : "read", r == 0 ? "validated" : r > 0 ? "torn" : "failed",
+		 (unsigned long long)(start / 1000000 % 100000), (unsigned long long)(start / 1000 % 1000), dt / 1e6);
 	if (r == 0) {
 		v->dirty = false;
 		v->changed_ns = v->dirty_ns = 0;
