@@ -54,6 +54,7 @@ table() { echo "$B/mkmounts" -q -n "$1" --; }
 run test_parse "$B/test_parse"
 run test_mntent "$B/test_mntent"
 run test_seqfile "$B/test_seqfile"
+run test_pagehash "$B/test_pagehash"
 for n in 20 1000 10000; do
 	run "test_libmount ($n mounts)" $(table "$n") "$B/test_libmount"
 done
