@@ -59,6 +59,7 @@ $(B)/test_%: tests/test_%.c $(B)/libmcengine.a $(wildcard tests/*.h)
 # Pure parts of the preload are unit-tested apart from the hooks.
 $(B)/test_seqfile: $(B)/preload/seqfile.o
 $(B)/test_pagehash: $(B)/preload/pagehash.o
+$(B)/test_refresher: $(B)/cache/daemon/refresher.o $(B)/cache/daemon/incremental.o
 
 $(B)/bench_%: bench/bench_%.c $(B)/libmcengine.a
 	$(CC) $(CFLAGS) $(MOUNT_CFLAGS) -o $@ $< $(B)/libmcengine.a $(LDFLAGS) $(MOUNT_LIBS) -lpthread

@@ -55,6 +55,7 @@ run test_parse "$B/test_parse"
 run test_mntent "$B/test_mntent"
 run test_seqfile "$B/test_seqfile"
 run test_pagehash "$B/test_pagehash"
+run test_refresher "$B/test_refresher"
 for n in 20 1000 10000; do
 	run "test_libmount ($n mounts)" $(table "$n") "$B/test_libmount"
 done

@@ -133,6 +133,8 @@ static int efd = -1;                            /* wakes the refresher */
 static struct {                                 /* shared */
 	unsigned long captures, unchanged, ahead, waited, churning, declined, unvalidated, proofs, derived,
 		derive_declined;
+	unsigned long brief_waited;
+	unsigned brief_wait_max_pct;    /* a brief request's longest wait, % of its view's read */
 	uint64_t refresh_ns_total, refresh_ns_max, unvalidated_ns;
 } rst;
 static char incr_text[1024];                    /* shared: incremental.c's stats */
@@ -244,16 +246,29 @@ static bool answerable(const struct view *v, uint64_t arrival_ns, bool force, ui
  *    the request's own poll saw (seen_ns < m_since): its next poll (a few
  *    microseconds) proves the snapshot or shows the change; waited for
  *    half a read, at least BRIEF_PROOF_MIN_NS;
- *  - a capture under way that should end within half a read.
+ *  - a capture under way that should end within half a read of the
+ *    request's arrival (waited for up to an eighth of a read more).
  * Anything else is a read away (a capture settling after a burst's last
- * change, paused after a torn one, or not begun), or needs a read begun
- * after the request (a revalidation, the maximum age): decline. The
- * client pays at most about 1.5 reads: half a read's wait, then the
- * kernel's, when the capture it waited for is torn or late (on a table
+ * change, paused after a torn one, begun after the request, or not
+ * begun), or needs a read begun after the request (a revalidation, the
+ * maximum age): decline. The client pays at most about 1.6 reads: 5/8 of
+ * a read's wait, then the kernel's, when the capture it waited for is
+ * torn or late (stats: brief_wait_max_pct; on a table
  * read in under 2 ms, at most BRIEF_PROOF_MIN_NS and a read). A view not
  * yet captured (cost unknown) is not judged here: its first capture,
  * begun for this request, costs about what the kernel's pass would, and
  * the client gets a table no churn has torn. */
+uint64_t mcd_brief_capture_until(uint64_t busy_ns, uint64_t cost, uint64_t arrival_ns, uint64_t now)
+{
+	/* Judged from the arrival, not from now: judged again at each
+	 * wake-up from then, a capture begun after the request came was
+	 * waited for up to a whole read (0.5x the kernel's time when it then
+	 * tore: 92% of a read seen). */
+	uint64_t end = busy_ns + cost, half = arrival_ns + cost / 2;
+	uint64_t until = min_u64(end, half) + cost / 8;
+	return end <= half && now < until ? until : 0;
+}
+
 static uint64_t brief_verdict(const struct view *v, uint64_t arrival_ns, bool force, uint64_t now)
 {
 	uint64_t cost = v->cost_ns, limit = arrival_ns + max_u64(cost / 2, BRIEF_PROOF_MIN_NS);
@@ -261,10 +276,8 @@ static uint64_t brief_verdict(const struct view *v, uint64_t arrival_ns, bool fo
 		return 0;                       /* churn */
 	if (needs_read(v, force, now) && v->busy_ns < arrival_ns)
 		return 0;                       /* only a read begun after it would do */
-	if (v->busy_ns) {
-		uint64_t end = v->busy_ns + cost, until = min_u64(end + cost / 8, arrival_ns + cost);
-		return end <= now + cost / 2 && now < until ? until : 0;
-	}
+	if (v->busy_ns)
+		return mcd_brief_capture_until(v->busy_ns, cost, arrival_ns, now);
 	return refresher_seen_ns < v->m_since && now < limit ? limit : 0;
 }
 
@@ -295,7 +308,7 @@ int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
 	}
 	uint64_t wait = v->cost_ns ? v->cost_ns : WAIT_MAX_NS;
 	wait = wait < WAIT_MIN_NS ? WAIT_MIN_NS : wait > WAIT_MAX_NS ? WAIT_MAX_NS : wait;
-	uint64_t deadline = arrival_ns + wait;
+	uint64_t deadline = arrival_ns + wait, brief_cost = v->cost_ns;
 	bool waited = false;
 	for (;;) {
 		uint64_t now = mc_now_ns();
@@ -344,6 +357,12 @@ int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
 		pthread_cond_timedwait(&cv, &mu, &ts);
 	}
 	rst.waited += waited;
+	rst.brief_waited += brief && waited;
+	if (brief && waited && brief_cost) {
+		uint64_t pct = (mc_now_ns() - arrival_ns) * 100 / brief_cost;
+		if (pct > rst.brief_wait_max_pct)
+			rst.brief_wait_max_pct = pct > 100000 ? 100000 : (unsigned)pct;
+	}
 	pthread_mutex_unlock(&mu);
 	MC_DEBUG("answer: arrived %llu.%03llu ms, %s after %.1f ms%s", (unsigned long long)(arrival_ns / 1000000 % 100000),
 		 (unsigned long long)(arrival_ns / 1000 % 1000), r == 0 ? "served" : r == -EAGAIN ? "declined" : "failed",
@@ -369,10 +388,10 @@ void mcd_refresher_stats(char *buf, size_t size)
 	snprintf(buf, size,
 		 "views %u\ncaptures %lu\nunchanged %lu\nahead %lu\nrefresh_avg_us %.1f\nrefresh_max_us %.1f\n"
 		 "waited %lu\nchurning %lu\ndeclined %lu\nunvalidated %lu\nunvalidated_ms %.1f\nproofs %lu\n"
-		 "derived %lu\nderive_declined %lu\n%s",
+		 "derived %lu\nderive_declined %lu\nbrief_waited %lu\nbrief_wait_max_pct %u\n%s",
 		 nviews, rst.captures, rst.unchanged, rst.ahead, avg, rst.refresh_ns_max / 1e3, rst.waited,
 		 rst.churning, rst.declined, rst.unvalidated, rst.unvalidated_ns / 1e6, rst.proofs,
-		 rst.derived, rst.derive_declined, incr_text);
+		 rst.derived, rst.derive_declined, rst.brief_waited, rst.brief_wait_max_pct, incr_text);
 	pthread_mutex_unlock(&mu);
 }
 

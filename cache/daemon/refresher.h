@@ -35,6 +35,13 @@ struct mcd_answer {
 int mcd_answer(enum mc_format fmt, const struct mc_view_key *key, int procdir,
 	       uint64_t arrival_ns, bool force, bool brief, uint64_t have_gen, struct mcd_answer *ret);
 
+/* brief_verdict()'s rule for a capture under way (begun at @busy_ns,
+ * expected to take @cost): until when a brief request that arrived at
+ * @arrival_ns waits for it, judged at @now; 0: decline. It waits only for
+ * a capture due within half a read of its arrival, and at most an eighth
+ * of a read past that. Pure (tests/test_refresher.c). */
+uint64_t mcd_brief_capture_until(uint64_t busy_ns, uint64_t cost, uint64_t arrival_ns, uint64_t now);
+
 /* Let go of views nobody asked for in @idle_ns (the answering loop's timer). */
 void mcd_views_expire(uint64_t idle_ns);
 
