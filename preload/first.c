@@ -17,16 +17,15 @@
  * snapshot's rest of two different tables. Otherwise the kernel serves the
  * rest of the pass, as it would without us.
  *
- * (b) compares a keyed hash of the first read's bytes and length
- * (pagehash.c: a polynomial over GF(2^128) with PCLMULQDQ, ~0.7 us per
- * 4 KiB; SipHash-1-3 without, ~1.6 us), taken in the program's buffer
- * while it is hot, keyed with the process's AT_RANDOM bytes (nobody
- * outside the process can aim a collision). Keeping a copy instead would
- * write fresh heap pages, a page fault each (~12 us on some machines of
- * this project's kind, the price of the kernel's whole first read at 20
- * mounts) for a process that most often stops there; the hash touches no
- * new memory, and is paid on the first read only when it filled the
- * program's buffer (a shorter one reached the end).
+ * (b) compares a SipHash-1-3 of the first read's bytes and length
+ * (pagehash.c), taken in the program's buffer while it is hot, keyed with
+ * the process's AT_RANDOM bytes (nobody outside the process can aim a
+ * collision). Keeping a copy instead would write fresh heap pages, a page
+ * fault each (~12 us on some machines of this project's kind, the price
+ * of the kernel's whole first read at 20 mounts) for a process that most
+ * often stops there; the hash touches no new memory: ~1.6 us per 4 KiB,
+ * paid on the first read only when it filled the program's buffer (a
+ * shorter one reached the end).
  *
  * Anything else done to the fd before the second read (pread, readv, a
  * seek that is not a no-op at offset 0, dup, fdopen, sendfile and
@@ -54,7 +53,7 @@ struct note {
 	enum mc_format fmt;
 	unsigned root_gen;              /* st.root_gen at the open */
 	size_t want, got;               /* the first read's count and result */
-	uint64_t hash[2];               /* of its bytes (pagehash.c) */
+	uint64_t hash;                  /* of its bytes (pagehash.c) */
 };
 
 
@@ -88,7 +87,7 @@ static struct {
 					 * once binds no pthread function */
 	struct note notes[2];           /* at most one per format: a first open */
 	struct pass passes[2];
-	struct mc_pagehash_key key;     /* from AT_RANDOM, at the first hash */
+	uint64_t key[2];                /* SipHash's, from AT_RANDOM, at the first hash */
 	bool key_set;
 	unsigned root_gen;              /* root or namespace changes; atomic */
 } st HOT;
@@ -112,21 +111,19 @@ MC_HOT unsigned mc_first_root_gen(void)
 }
 
 /* Under the lock: the hash of a first read's bytes, for check (b). The
- * first call sets the key (AT_RANDOM; H^2..H^4 for the carry-less path:
- * three multiplies). */
-static void page_hash_locked(const void *p, size_t len, uint64_t out[2])
+ * first call sets the key, which is never written again: adopt() reads it
+ * unlocked, for a note that became READ under the lock after it was set. */
+static uint64_t page_hash_locked(const void *p, size_t len)
 {
 	if (unlikely(!st.key_set)) {
-		uint64_t k[2] = { 0, 0 };
 		const void *r = (const void *)getauxval(AT_RANDOM);
 		if (r)
-			memcpy(k, r, sizeof k);
+			memcpy(st.key, r, sizeof st.key);
 		else
-			k[0] = (uint64_t)(uintptr_t)&k ^ mc_now_ns();
-		mc_pagehash_init(&st.key, k, mc_clmul_usable);
+			st.key[0] = (uint64_t)(uintptr_t)&r ^ mc_now_ns();
 		st.key_set = true;
 	}
-	mc_pagehash(&st.key, p, len, out);
+	return mc_pagehash(st.key, p, len);
 }
 
 /* ---- the notes ------------------------------------------------------------ */
@@ -299,10 +296,8 @@ static bool adopt(int fd, const struct note *n)
 		return false;
 	mc_seq_init(&q);
 	struct mc_seq_text t = { .text = snap->text, .len = snap->len };
-	uint64_t h[2] = { 0, 0 };
-	if (snap->len > n->got)         /* (the key was set by the first read's hash) */
-		mc_pagehash(&st.key, snap->text, n->got, h);
-	if (snap->len <= n->got || h[0] != n->hash[0] || h[1] != n->hash[1] ||
+	/* (st.key: set by the first read's hash, see page_hash_locked()) */
+	if (snap->len <= n->got || mc_pagehash(st.key, snap->text, n->got) != n->hash ||
 	    mc_seq_read(&q, &t, 0, -1, n->want) != n->got) {            /* (b), (c) */
 		MC_DEBUG("fd %d: the daemon's table is not the one the kernel began", fd);
 		goto out;
@@ -428,18 +423,14 @@ static bool first_read(int fd, void *buf, size_t count, ssize_t (*real)(int, voi
 	mc_unlock_shared(&lock, l);
 	ssize_t r = real ? real(fd, buf, count) : syscall(SYS_read, fd, buf, count);
 	bool more = r > 0 && may_continue(buf, (size_t)r, count);
-	uint64_t h[2] = { 0, 0 };
 	l = mc_lock_shared(&lock);
-	if (more)
-		page_hash_locked(buf, (size_t)r, h);
 	n->state = READ;                        /* so that drop_locked frees it */
 	if (n->fd != fd || !more) {
 		drop_locked(n);
 	} else {
 		n->want = count;
 		n->got = (size_t)r;
-		n->hash[0] = h[0];
-		n->hash[1] = h[1];
+		n->hash = page_hash_locked(buf, (size_t)r);
 	}
 	mc_unlock_shared(&lock, l);
 	mc_leave_light();

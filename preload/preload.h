@@ -83,9 +83,6 @@ struct mc_real {
 };
 extern struct mc_real mc_real;
 extern bool mc_disabled;
-/* The CPU has PCLMULQDQ (pagehash.c's fast path): asked by real.c's
- * constructor. */
-extern bool mc_clmul_usable;
 /* Reads the configuration and registers the fork handlers, once; cheap
  * after that. Safe before our constructor has run. */
 void mc_preload_init(void);

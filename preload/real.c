@@ -9,13 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pagehash.h"
 #include "path.h"
 #include "preload.h"
 
 struct mc_real mc_real;
 bool mc_disabled;
-bool mc_clmul_usable;
 /* Initial-exec: every hook tests it, and a preloaded library is in the
  * static TLS block, so one %fs-relative load instead of __tls_get_addr(). */
 __thread int mc_busy __attribute__((tls_model("initial-exec")));
@@ -134,10 +132,4 @@ __attribute__((constructor)) static void mc_preload_ctor(void)
 	(void)REAL(read);
 	(void)REAL(close);
 	(void)mc_path_maybe(any);
-	/* The CPU's features are glibc's to tell (a cpuid instruction is a
-	 * VM exit, ~1.3 us on this project's machine kind); asking binds
-	 * one function of glibc's (~1 us in a fresh process), here, on a
-	 * page this constructor writes anyway, rather than in the first
-	 * read of a mount table, whose hash it makes ~2 us cheaper. */
-	mc_clmul_usable = mc_pagehash_clmul_usable();
 }

@@ -27,8 +27,7 @@ FUZZ_SRC_parse    := $(FUZZ_ENGINE)
 FUZZ_SRC_mntent   := $(FUZZ_ENGINE)
 FUZZ_SRC_path     := preload/path.c
 FUZZ_SRC_snapshot := $(FUZZ_ENGINE) preload/ofd.c preload/seqfile.c preload/slot.c preload/fdmap.c \
-		     preload/kpos.c preload/getmntent.c preload/stream.c preload/real.c preload/path.c preload/pagehash.c \
-		     tests/fuzz/stubs.c
+		     preload/kpos.c preload/getmntent.c preload/stream.c preload/real.c preload/path.c tests/fuzz/stubs.c
 
 FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 $(foreach n,$(FUZZ_NAMES),$(eval FUZZ_OBJ_$(n) := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,tests/fuzz/fuzz_$(n).c $(FUZZ_SRC_$(n)))))
