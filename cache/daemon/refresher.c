@@ -238,6 +238,16 @@ static bool answerable(const struct view *v, uint64_t arrival_ns, bool force, ui
 	return !needs_read(v, force, now) || v->read_ns >= arrival_ns;
 }
 
+uint64_t mcd_brief_capture_until(uint64_t busy_ns, uint64_t cost, uint64_t arrival_ns, uint64_t now)
+{
+	/* From the arrival, not from now: judged again at each wake-up from
+	 * then on, a capture begun after the request came was waited for up
+	 * to a whole read, and one that then tore cost the client two reads
+	 * (waits of 92% of a read were seen). */
+	uint64_t end = busy_ns + cost;
+	return end <= arrival_ns + cost / 2 && now < end + cost / 8 ? end + cost / 8 : 0;
+}
+
 /* Called with mu held, for a brief request @v cannot answer yet: 0 to
  * decline now, else until when to wait. Its client goes on with the
  * kernel's pass when declined, which costs about one read (cost_ns) more,
@@ -258,24 +268,13 @@ static bool answerable(const struct view *v, uint64_t arrival_ns, bool force, ui
  * yet captured (cost unknown) is not judged here: its first capture,
  * begun for this request, costs about what the kernel's pass would, and
  * the client gets a table no churn has torn. */
-uint64_t mcd_brief_capture_until(uint64_t busy_ns, uint64_t cost, uint64_t arrival_ns, uint64_t now)
-{
-	/* Judged from the arrival, not from now: judged again at each
-	 * wake-up from then, a capture begun after the request came was
-	 * waited for up to a whole read (0.5x the kernel's time when it then
-	 * tore: 92% of a read seen). */
-	uint64_t end = busy_ns + cost, half = arrival_ns + cost / 2;
-	uint64_t until = min_u64(end, half) + cost / 8;
-	return end <= half && now < until ? until : 0;
-}
-
 static uint64_t brief_verdict(const struct view *v, uint64_t arrival_ns, bool force, uint64_t now)
 {
 	uint64_t cost = v->cost_ns, limit = arrival_ns + max_u64(cost / 2, BRIEF_PROOF_MIN_NS);
 	if (v->torn_ns >= arrival_ns || v->torn_streak)
 		return 0;                       /* churn */
-	if (needs_read(v, force, now) && v->busy_ns < arrival_ns)
-		return 0;                       /* only a read begun after it would do */
+	if (needs_read(v, force, now))
+		return 0;                       /* only a read begun after it would do: a read away */
 	if (v->busy_ns)
 		return mcd_brief_capture_until(v->busy_ns, cost, arrival_ns, now);
 	return refresher_seen_ns < v->m_since && now < limit ? limit : 0;
@@ -630,6 +629,7 @@ static void refresh(struct view *v, bool force, bool ahead)
 	if (r < 0 && !v->incr && v->fmt == MC_MOUNTS) {
 		r = derive(v, need, &s, &t0, &cost);
 		if (r == 2) {                           /* the sibling's pause is ours */
+			MC_DEBUG("refresher: mounts paused with its mountinfo sibling");
 			v->dirty = true;
 			v->proves = false;
 			v->changed_ns = 0;
@@ -649,7 +649,7 @@ static void refresh(struct view *v, bool force, bool ahead)
 	}
 	uint64_t now = mc_now_ns(), dt = derived ? cost : now - start;
 	MC_DEBUG("refresher: %s %s %s at %llu.%03llu ms, %.1f ms", v->fmt == MC_MOUNTS ? "mounts" : "mountinfo",
-		 derived ? "derived" : "read", r == 0 ? "validated" : r > 0 ? "torn" : "failed",
+		 derived ? "derived" : v->incr ? "incremental" : "read", r == 0 ? "validated" : r > 0 ? "torn" : "failed",
 		 (unsigned long long)(start / 1000000 % 100000), (unsigned long long)(start / 1000 % 1000), dt / 1e6);
 	if (r == 0) {
 		v->dirty = false;

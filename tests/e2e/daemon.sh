@@ -293,7 +293,7 @@ if [ "$1" = --churn10k ]; then
 		w0=$(stat_of brief_waited)
 		for i in $(seq 150); do LD_PRELOAD=$PRE cat /proc/self/mountinfo >/dev/null; done
 		w=$(($(stat_of brief_waited) - w0)) pct=$(stat_of brief_wait_max_pct)
-		echo "brief requests that waited: $w of 150; the longest wait: $pct% of a read"
+		echo "brief requests that waited: $w of 150; the longest wait so far: $pct% of a read"
 		[ "$w" -ge 1 ] && [ "$pct" -le 75 ]
 	}
 	check "10,000 mounts, bursts of changes: a fresh process's brief request waits at most ~5/8 of a read" brief_bounded
