@@ -83,6 +83,10 @@ one() {
 	loop) opts=(--metric mean_us); warmup=0; set -- "$@" $(loop_args) ;;
 	once) opts=(--from-output); warmup=1 ;;
 	esac
+	# Fresh processes under churn start at a random moment of the burst
+	# period, as a host's do: back to back they kept one phase of it
+	# (bench_run.c, --jitter-ms). Loops span several periods.
+	[ "$LOAD" = churn ] && [ "$kind" != loop ] && opts+=(--jitter-ms "$CHURN_JITTER_MS")
 	local t=$SECONDS
 	measure "$name" "$runs" "$warmup" "${opts[@]}" -- "$@" | emit consumer
 	printf '    %-30s %3d runs x %d modes  %3d s\n' "$name" "$runs" "$NMODES" $((SECONDS - t))

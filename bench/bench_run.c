@@ -2,12 +2,21 @@
  * time each run: the A/B(/C) engine behind bench/ab, demo.sh and bench.sh.
  *
  *   bench_run [--runs K] [--warmup W] [--from-output | --metric KEY] [--quiet]
+ *             [--jitter-ms J]
  *             --mode NAME [--env VAR=VALUE | --unset VAR]...
  *             [--mode NAME ...]... -- CMD [ARGS...]
  *
  * Rounds go A B C A B C ..., so that drift of the machine (frequency, other
  * load, a churn burst) spreads over every mode alike. W rounds first are run
  * and thrown away (page cache, dentries, the dynamic loader's files).
+ *
+ * --jitter-ms J sleeps a random time in [0, J) ms before each run (not
+ * timed), so that runs do not keep one phase of a periodic load. Under the
+ * bench's bursty churn they did: a kernel read holds mount operations back
+ * (at 10,000 mounts ~8% of them waited a whole read), so each burst came
+ * right after a bare run's read, and the daemon's run after it always found
+ * the daemon re-reading: 4 of 20 first reads served by it, 13 of 20 with
+ * 10-60 ms of random sleep between the runs.
  *
  * A sample is the wall time from fork() to the child's exit, or with
  * --from-output the child's own `median_us=` (bench_read's output): the cost
@@ -26,6 +35,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +60,7 @@ struct mode {
 static void __attribute__((noreturn)) usage(void)
 {
 	fputs("usage: bench_run [--runs K] [--warmup W] [--from-output | --metric KEY] [--quiet]\n"
-	      "                 --mode NAME [--env VAR=VALUE | --unset VAR]... [--mode ...]... -- CMD [ARGS...]\n",
+	      "                 [--jitter-ms J] --mode NAME [--env VAR=VALUE | --unset VAR]... [--mode ...]... -- CMD [ARGS...]\n",
 	      stderr);
 	exit(2);
 }
@@ -186,11 +196,30 @@ static void report(const struct mode *m, long runs)
 	free(s);
 }
 
+/* Sleep a random time in [0, @ms) milliseconds (xorshift64*, seeded
+ * once from the clock and the pid: no two runs of the bench alike). */
+static void jitter(long ms)
+{
+	static uint64_t x;
+	if (!x) {
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		x = ((uint64_t)t.tv_nsec << 20) ^ (uint64_t)t.tv_sec ^ ((uint64_t)getpid() << 40) ^ 1;
+	}
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	uint64_t us = (x * 0x2545f4914f6cdd1dull >> 11) % ((uint64_t)ms * 1000);
+	struct timespec d = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
+	while (nanosleep(&d, &d) < 0 && errno == EINTR)
+		;
+}
+
 int main(int argc, char **argv)
 {
 	struct mode modes[MAX_MODES];
 	int nmodes = 0;
-	long runs = 10, warmup = 1;
+	long runs = 10, warmup = 1, jitter_ms = 0;
 	bool quiet = false;
 	int i;
 
@@ -209,6 +238,8 @@ int main(int argc, char **argv)
 			metric = argv[++i];
 		else if (strcmp(a, "--quiet") == 0)
 			quiet = true;
+		else if (strcmp(a, "--jitter-ms") == 0 && has_arg)
+			jitter_ms = number(argv[++i]);
 		else if (strcmp(a, "--mode") == 0 && has_arg && nmodes < MAX_MODES)
 			modes[nmodes++] = (struct mode){ .name = argv[++i], .status = -1 };
 		else if (strcmp(a, "--env") == 0 && has_arg && m && m->nset < MAX_ENV &&
@@ -219,7 +250,7 @@ int main(int argc, char **argv)
 		else
 			usage();
 	}
-	if (i + 1 >= argc || nmodes == 0 || runs < 1)
+	if (i + 1 >= argc || nmodes == 0 || runs < 1 || jitter_ms < 0)
 		usage();
 	char **cmd = &argv[i + 1];
 
@@ -230,6 +261,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	for (long r = 0; r < warmup + runs; r++) {
 		for (int k = 0; k < nmodes; k++) {
+			if (jitter_ms)
+				jitter(jitter_ms);
 			double v = run_once(&modes[k], from_output, quiet, cmd);
 			if (v < 0)
 				return 1;

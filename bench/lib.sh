@@ -17,6 +17,9 @@ BENCH_BINS="mkmounts churn bench_run bench_read bench_watch libmountcache-preloa
 # Bursty churn: bursts of 10 cycles (mount + umount + two remounts, about
 # 1 ms at 10k mounts) every 50 ms, i.e. ~20 bursts a second with quiet gaps.
 CHURN_ARGS=${BENCH_CHURN_ARGS:---burst 10 --pause-us 50000}
+# A fresh process's run under that churn starts after a random sleep of up
+# to one burst period (bench_run --jitter-ms).
+CHURN_JITTER_MS=${BENCH_CHURN_JITTER_MS:-50}
 
 # Checks, then freezes the binaries: a copy in a temporary directory, so
 # that a rebuild of build/ in the middle of a long run (a make in another
