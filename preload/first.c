@@ -87,8 +87,7 @@ static struct {
 					 * once binds no pthread function */
 	struct note notes[2];           /* at most one per format: a first open */
 	struct pass passes[2];
-	uint64_t key[2];                /* SipHash's, from AT_RANDOM, at the first hash */
-	bool key_set;
+	uint64_t key[2];                /* SipHash's, from AT_RANDOM, at the first hash; 0: unset */
 	unsigned root_gen;              /* root or namespace changes; atomic */
 } st HOT;
 #define lock st.lock
@@ -115,13 +114,12 @@ MC_HOT unsigned mc_first_root_gen(void)
  * unlocked, for a note that became READ under the lock after it was set. */
 static uint64_t page_hash_locked(const void *p, size_t len)
 {
-	if (unlikely(!st.key_set)) {
+	if (unlikely(!st.key[0] && !st.key[1])) {
 		const void *r = (const void *)getauxval(AT_RANDOM);
 		if (r)
 			memcpy(st.key, r, sizeof st.key);
 		else
 			st.key[0] = (uint64_t)(uintptr_t)&r ^ mc_now_ns();
-		st.key_set = true;
 	}
 	return mc_pagehash(st.key, p, len);
 }
