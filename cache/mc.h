@@ -563,16 +563,20 @@ struct mc_mtrack_stats {
 	unsigned long full;             /* rebuilds from every mount */
 	unsigned long fallbacks;        /* incremental refreshes that could not explain */
 	unsigned long by_text;          /* unexplained wake-ups settled by one text read */
+	unsigned long in_place;         /* incremental ones done in place (round_fast()) */
+	unsigned long text_waits;       /* updates left for a text read still torn (churn) */
 	unsigned long statmounts;
 	unsigned long listmounts;       /* of the whole table */
 	bool barrier;                   /* events complete after a barrier: no listmount a refresh */
 	uint64_t last_ns;               /* the last mc_mtrack_update() */
 	uint64_t version;               /* bumped whenever the table changed */
+	uint64_t text_ns;               /* the table was the kernel's text read from then */
 };
 enum {
 	MC_MTRACK_WOKE = 1 << 0,        /* poll() on mountinfo said: changed */
 	MC_MTRACK_EVENTS = 1 << 1,      /* fanotify has events */
 	MC_MTRACK_FULL = 1 << 2,        /* rebuild from every mount */
+	MC_MTRACK_NO_TEXT = 1 << 3,     /* no text read now: leave it to the next update */
 };
 /* Track the calling thread's mount namespace (and root). @incremental
  * false, or no fanotify mount events here (Linux < 6.15, no

@@ -360,7 +360,61 @@ static int peer_do(const char *cmd)
 }
 
 enum { OP_TMPFS, OP_BIND, OP_RBIND, OP_MOVE, OP_UMOUNT, OP_LAZY, OP_REMOUNT_FLAGS, OP_REMOUNT_SB,
-       OP_SETATTR, OP_FLIP, OP_PEER, OP_NR };
+       OP_SETATTR, OP_FLIP, OP_PEER, OP_TUCK, OP_NR };
+
+/* Tucking, in three operations compared one by one: (1) a shared tmpfs
+ * A and a slave bind S of it, X mounted on S/m (a slave's mount does not
+ * propagate back); (2) Y mounted on A/m: its copy in S goes under X, which
+ * changes parent; (3) Y unmounted: its copy goes too, and X is back on S.
+ * (1) sets propagation with mount(2) (no event: a revalidation); (2) and
+ * (3) are compared as refreshed from their events. On Linux 6.18 X gets no
+ * event in (2) (mtrack.c finds it on the new copy's mount point) and an
+ * ATTACH|DETACH of its own in (3). tuck_at: (2)'s or (3)'s path. */
+static char tuck_at[8400];
+static int tuck_stage;
+
+static bool tuck(char *d)
+{
+	char a[8300], sl[8300], p[8400];
+	int r;
+	snprintf(a, sizeof a, "%s/ta", d);
+	snprintf(sl, sizeof sl, "%s/ts", d);
+	r = (mkdir(a, 0755) < 0 && errno != EEXIST) || (mkdir(sl, 0755) < 0 && errno != EEXIST) ? -1 : 0;
+	if (r == 0)
+		r = mount("tk", a, "tmpfs", 0, "size=1m");
+	if (r == 0)
+		r = mount(NULL, a, NULL, MS_SHARED, NULL);
+	snprintf(p, sizeof p, "%s/m", a);
+	if (r == 0)
+		r = mkdir(p, 0755);
+	if (r == 0)
+		r = mount(a, sl, NULL, MS_BIND, NULL);
+	if (r == 0)
+		r = mount(NULL, sl, NULL, MS_SLAVE, NULL);
+	snprintf(p, sizeof p, "%s/m", sl);
+	if (r == 0)
+		r = mount("tx", p, "tmpfs", 0, "size=1m");
+	logop("tuck: shared %s, its slave %s, tx on its m: %d", a, sl, r);
+	if (r == 0) {
+		snprintf(tuck_at, sizeof tuck_at, "%s/m", a);
+		tuck_stage = 2;
+	}
+	return true;            /* propagation set by mount(2): no event */
+}
+
+static void tuck_next(void)
+{
+	int r;
+	if (tuck_stage == 2) {
+		r = mount("ty", tuck_at, "tmpfs", 0, "size=1m");
+		logop("tuck: ty on %s: %d", tuck_at, r);
+		tuck_stage = r == 0 ? 3 : 0;
+	} else {
+		r = umount2(tuck_at, 0);
+		logop("tuck: umount %s: %d", tuck_at, r);
+		tuck_stage = 0;
+	}
+}
 
 /* One random change; returns whether it asks for a revalidation. */
 static bool one_op(unsigned max, bool burst)
@@ -370,9 +424,14 @@ static bool one_op(unsigned max, bool burst)
 	unsigned op = pick(OP_NR);
 	int r = 0;
 
+	if (tuck_stage) {
+		tuck_next();
+		return false;
+	}
 	if (nmps >= max)
 		op = pick(2) ? OP_LAZY : OP_UMOUNT;
-	if (burst && (op == OP_REMOUNT_FLAGS || op == OP_REMOUNT_SB || op == OP_SETATTR || op == OP_FLIP))
+	if (burst && (op == OP_REMOUNT_FLAGS || op == OP_REMOUNT_SB || op == OP_SETATTR || op == OP_FLIP ||
+		      op == OP_TUCK))
 		op = OP_TMPFS;
 	if (!m && op != OP_TMPFS)
 		op = OP_TMPFS;
@@ -444,6 +503,8 @@ static bool one_op(unsigned max, bool burst)
 		 * their lines change, and our namespace hears nothing. */
 		return cmd[0] == 'u';
 	}
+	case OP_TUCK:
+		return some_dir(d, sizeof d) && tuck(d);
 	}
 	return false;
 }
@@ -573,9 +634,9 @@ int main(int argc, char **argv)
 		const struct mc_mtrack_stats *s = mc_mtrack_stats(mt);
 		incr_before = s->incremental;
 		printf("smdiff: seed %lu: %lu operations, %lu comparisons equal; "
-		       "%lu incremental, %lu full, %lu fallbacks, %lu by text, %lu statmounts, "
+		       "%lu incremental (%lu in place), %lu full, %lu fallbacks, %lu by text, %lu statmounts, "
 		       "%lu listmounts, barrier %s; %lu line indexes and getmntent images equal the text's\n",
-		       seed, ops, checks, s->incremental, s->full, s->fallbacks, s->by_text, s->statmounts,
+		       seed, ops, checks, s->incremental, s->in_place, s->full, s->fallbacks, s->by_text, s->statmounts,
 		       s->listmounts, s->barrier ? "on" : "off", index_checks);
 	} else {
 		printf("smdiff: seed %lu: %lu operations, %lu comparisons equal (daemon; %lu retried "
