@@ -3,7 +3,10 @@
  * fanotify mount events made complete by a barrier, statmount() of what
  * changed), instead of re-reading the whole text after every change. Its
  * snapshots are put together from the entries' lines, line ends and
- * getmntent entries, in buffers kept from one snapshot to the next.
+ * getmntent entries, in buffers kept from one snapshot to the next: when a
+ * request wants one (refresher.c, due_at()), not after every change, as a
+ * snapshot is a full copy of the text and its indexes (~1 ms at 10,000
+ * mounts) where the table's update is ~0.2 ms.
  *
  * Freshness is the text path's: the table's mountinfo fd and fanotify fd
  * are in the daemon's epoll set and handled before requests; a request
@@ -80,6 +83,7 @@ bool mcd_incr_serves(const struct mc_view_key *key)
 static int update(unsigned flags)
 {
 	uint64_t t0 = mc_now_ns();
+	unsigned long waits = mc_mtrack_stats(mt)->text_waits;
 	int r = mc_mtrack_update(mt, flags);
 	uint64_t dt = mc_now_ns() - t0;
 
@@ -87,10 +91,14 @@ static int update(unsigned flags)
 	ist.ns_total += dt;
 	if (dt > ist.ns_max)
 		ist.ns_max = dt;
-	if (r < 0)
-		ist.failures++;
+	if (r < 0 && mc_mtrack_stats(mt)->text_waits == waits)
+		ist.failures++;         /* (not a text read left for later) */
 	else if (flags & MC_MTRACK_FULL)
 		checked_ns = t0;        /* rebuilt from scratch: nothing unannounced left */
+	/* A wake-up settled by a text read compared the whole table with the
+	 * kernel's, as check() does. */
+	if (r == 0 && mc_mtrack_stats(mt)->text_ns > checked_ns)
+		checked_ns = mc_mtrack_stats(mt)->text_ns;
 	/* An incremental update is right for every announced change, not for
 	 * a remount or flip nobody announced: those stay bounded by the last
 	 * full check, which must come even while changes keep coming. */
@@ -258,7 +266,10 @@ void mcd_incr_fds(int *ret_poll_fd, int *ret_fan_fd)
 void mcd_incr_event(void)
 {
 	ist.events++;
-	update(MC_MTRACK_WOKE);
+	/* A wake-up with nothing to explain it (a remount) is settled by a
+	 * text read, which in a burst would tear: left to the update for the
+	 * next request, which the refresher holds until the burst is quiet. */
+	update(MC_MTRACK_WOKE | MC_MTRACK_NO_TEXT);
 }
 
 void mcd_incr_stats(char *buf, size_t size)
@@ -270,9 +281,9 @@ void mcd_incr_stats(char *buf, size_t size)
 	const struct mc_mtrack_stats *s = mc_mtrack_stats(mt);
 	snprintf(buf, size,
 		 "incremental on\nincr_updates %lu\nincr_events %lu\nincr_refreshes %lu\n"
-		 "incr_rebuilds %lu\nincr_fallbacks %lu\nincr_by_text %lu\nincr_failures %lu\nincr_statmounts %lu\n"
+		 "incr_rebuilds %lu\nincr_in_place %lu\nincr_fallbacks %lu\nincr_by_text %lu\nincr_text_waits %lu\nincr_failures %lu\nincr_statmounts %lu\n"
 		 "incr_checks %lu\nincr_check_retries %lu\nincr_check_diffs %lu\nincr_avg_us %.1f\nincr_max_us %.1f\n",
-		 ist.updates, ist.events, s->incremental, s->full, s->fallbacks, s->by_text, ist.failures,
+		 ist.updates, ist.events, s->incremental, s->full, s->in_place, s->fallbacks, s->by_text, s->text_waits, ist.failures,
 		 s->statmounts, ist.checks, ist.check_retries, ist.check_diffs,
 		 ist.updates ? ist.ns_total / 1e3 / ist.updates : 0, ist.ns_max / 1e3);
 }

@@ -729,7 +729,11 @@ static uint64_t due_at(const struct view *v, uint64_t now, bool *ret_force, bool
 	/* A poll(0) of rfd is the proof of a text view: the loop's next. */
 	if (want_proof && !want_read && !v->incr && v->proves && !v->dirty)
 		return now;
-	if (want_read || want_proof || v->dirty || v->memfd < 0) {
+	/* An incremental view's table follows every change as it comes
+	 * (mcd_incr_event(): in proportion to the change); its snapshot, a
+	 * full copy of the text and its indexes in a sealed memfd, is made
+	 * only when a request wants it, not for every change. */
+	if (want_read || want_proof || (v->dirty && !v->incr) || v->memfd < 0) {
 		uint64_t at = max_u64(now, v->retry_ns);
 		if (v->dirty && v->changed_ns && v->memfd >= 0) {       /* settle */
 			uint64_t most = v->dirty_ns + min_u64(max_u64(v->cost_ns, WAIT_MIN_NS), SETTLE_MAX_NS);
@@ -846,9 +850,18 @@ static void *run(void *arg)
 				v->fresh_ns = t_b;
 			}
 		}
-		for (unsigned i = 0; i < nall; i++)
-			if (all[i]->incr && incr_woke)
-				all[i]->dirty = true;
+		/* An incremental view is settled as a text view is (due_at()):
+		 * its update is cheap, but a burst's remount costs it a text
+		 * read, and one begun in the burst would tear. */
+		for (unsigned i = 0; i < nall && incr_woke; i++) {
+			struct view *v = all[i];
+			if (!v->incr)
+				continue;
+			v->changed_ns = mc_now_ns();
+			if (!v->dirty || !v->dirty_ns)
+				v->dirty_ns = v->changed_ns;
+			v->dirty = true;
+		}
 		if (polled)
 			refresher_seen_ns = t_b;
 		pthread_cond_broadcast(&cv);
