@@ -55,7 +55,7 @@ if [ "${1:-}" = --inside ]; then
 			"${mode#--}:" "$per" "$(awk -v p="$per" -v r="$read_us" 'BEGIN { print r ? 100 * p / r : 0 }')" \
 			"$quiet" $((2 * CHANGES)) "$net" "$(awk -v p="$net" -v r="$read_us" 'BEGIN { print r ? 100 * p / r : 0 }')"
 		MOUNTCACHE_SOCKET=$sock "$B/mountcache" stats 2>/dev/null |
-			grep -E '^(captures|derived|unvalidated|incr_refreshes|incr_rebuilds|incr_by_text|incr_avg_us)' | tr '\n' ' ' |
+			grep -E "^(captures|derived|unvalidated|incr_refreshes|incr_rebuilds|incr_in_place|incr_by_text|incr_statmounts|incr_avg_us)" | tr '\n' ' ' |
 			sed 's/^/                  /'; echo
 		kill $d; wait $d 2>/dev/null
 	done

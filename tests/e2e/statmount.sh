@@ -68,6 +68,34 @@ if [ "${1:-}" = --daemon ]; then
 	exit $rc
 fi
 
+if [ "${1:-}" = --proportion ]; then
+	# Inside mkmounts: mountcached --incremental with both views in use
+	# (no re-read ahead in this window: a maximum age of a minute), then
+	# 20 mounts and their 20 umounts, each alone, read by nobody.
+	sock=$(mktemp -u /tmp/mc-smdiff.XXXXXX.sock) tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	"$B/mountcached" --socket "$sock" --incremental --max-age-ms 60000 2>/dev/null & d=$!
+	for _ in $(seq 250); do [ -S "$sock" ] && break; sleep 0.02; done
+	st() { MOUNTCACHE_SOCKET=$sock "$B/mountcache" stats 2>/dev/null | awk -v k="$1" '$1 == k { print $2 }'; }
+	both() { MOUNTCACHE_SOCKET=$sock MOUNTCACHE_SERVE_FIRST=1 LD_PRELOAD=$B/libmountcache-preload.so \
+			 cat /proc/self/mountinfo /proc/self/mounts; }
+	both >/dev/null; sleep 0.3
+	p0=$(st incr_in_place) s0=$(st incr_statmounts) c0=$(st captures) r0=$(st incr_rebuilds)
+	for i in $(seq 20); do
+		mount -t tmpfs prop "$MC_FIXTURE_LATE"; sleep 0.02
+		umount "$MC_FIXTURE_LATE"; sleep 0.02
+	done
+	sleep 0.2
+	p1=$(st incr_in_place) s1=$(st incr_statmounts) c1=$(st captures) r1=$(st incr_rebuilds)
+	both >"$tmp/ours"; cat /proc/self/mountinfo /proc/self/mounts >"$tmp/kernel"
+	c2=$(st captures)
+	kill $d; wait $d 2>/dev/null
+	echo "incr: in place $((p1 - p0)), statmounts $((s1 - s0)), rebuilds $((r1 - r0)), snapshots made: $((c1 - c0)) for the 40 changes, $((c2 - c1)) for the read after"
+	[ $((p1 - p0)) -ge 40 ] && [ $((s1 - s0)) -le 60 ] && [ $((r1 - r0)) -eq 0 ] && [ $((c1 - c0)) -eq 0 ] &&
+		[ $((c2 - c1)) -ge 1 ] && cmp -s "$tmp/ours" "$tmp/kernel"
+	exit
+fi
+
 run() {   # run LABEL N ARGS...
 	local label=$1 n=$2 t0=$SECONDS; shift 2
 	"$B/mkmounts" -q -n "$n" -- "$@" >"$tmp/out" 2>&1
@@ -175,6 +203,13 @@ derived() {
 		echo "FAIL: mounts snapshots made from the mountinfo capture: $d, not made: $n"; fails=$((fails + 1))
 	fi
 }
+# In proportion to the change: at 10,000 mounts each mount or umount is
+# one round in place, with a statmount() of the event's mount (is it
+# there?) and for a new one another (its lines): 60 for 40 changes; no
+# rebuild; and no snapshot is
+# made for changes nobody reads (a full copy of the table each), one for
+# the read that follows, which is the kernel's text.
+run "daemon --incremental: 10,000 mounts, 40 changes nobody reads" 10000 bash "$0" --proportion
 for opt in --incremental --no-incremental; do
 	run "daemon $opt: 100 mounts, $DOPS operations" 100 \
 		bash "$0" --daemon "$opt" --ops "$DOPS" --seed "$((SEED + 3))"
