@@ -77,7 +77,7 @@ if [ "${1:-}" = --proportion ]; then
 	"$B/mountcached" --socket "$sock" --incremental --max-age-ms 60000 2>/dev/null & d=$!
 	for _ in $(seq 250); do [ -S "$sock" ] && break; sleep 0.02; done
 	st() { MOUNTCACHE_SOCKET=$sock "$B/mountcache" stats 2>/dev/null | awk -v k="$1" '$1 == k { print $2 }'; }
-	both() { MOUNTCACHE_SOCKET=$sock MOUNTCACHE_SERVE_FIRST=1 LD_PRELOAD=$B/libmountcache-preload.so \
+	both() { MOUNTCACHE_SOCKET=$sock MOUNTCACHE_SERVE_FIRST=1 LD_PRELOAD=$PRE \
 			 cat /proc/self/mountinfo /proc/self/mounts; }
 	both >/dev/null; sleep 0.3
 	p0=$(st incr_in_place) s0=$(st incr_statmounts) c0=$(st captures) r0=$(st incr_rebuilds)
