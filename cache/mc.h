@@ -571,6 +571,7 @@ struct mc_mtrack_stats {
 	uint64_t last_ns;               /* the last mc_mtrack_update() */
 	uint64_t version;               /* bumped whenever the table changed */
 	uint64_t text_ns;               /* the table was the kernel's text read from then */
+	uint64_t text_read_ns;          /* the last text read took this long (torn or not) */
 };
 enum {
 	MC_MTRACK_WOKE = 1 << 0,        /* poll() on mountinfo said: changed */
@@ -591,16 +592,20 @@ int mc_mtrack_fan_fd(const struct mc_mtrack *t);
 int mc_mtrack_pending(struct mc_mtrack *t);
 /* Bring the table up to date: incrementally when the change is explained
  * (see mtrack.c), else by a full rebuild. @flags: MC_MTRACK_WOKE when a
- * change event was consumed for us, MC_MTRACK_FULL to force a rebuild.
- * Returns 0 (consistent as of the call), -EAGAIN (no quiet window: churn),
- * -EOPNOTSUPP (a mount this kernel's statmount cannot render), <0. */
+ * change event was consumed for us, MC_MTRACK_FULL to force a rebuild,
+ * MC_MTRACK_NO_TEXT to leave a wake-up's text read to a later update.
+ * Returns 0 (consistent as of the call), -EAGAIN (churn: no quiet window,
+ * or the table has every announced change but a text read or a round is
+ * still to come; not served until then), -EOPNOTSUPP (a mount this
+ * kernel's statmount cannot render), <0. */
 int mc_mtrack_update(struct mc_mtrack *t, unsigned flags);
 /* The table's text in @fmt into @out (replacing its content), and in the
  * same walk of the entries, when not NULL: its line index into @lines
  * (mc_snap_lines()'s format, from the entries' lengths) and, for mounts
  * only, its getmntent image into @img (mc_mntimg_build()'s, from the
  * entries' own, made once per mount): neither walks nor parses the text.
- * Returns 0, -ESTALE when the last update failed, <0. */
+ * Returns 0, -ESTALE when the last update failed or left a text read to
+ * come, <0. */
 int mc_mtrack_text(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf *out,
 		   struct mc_buf *lines, struct mc_buf *img);
 const struct mc_mtrack_stats *mc_mtrack_stats(const struct mc_mtrack *t);

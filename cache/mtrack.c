@@ -51,9 +51,10 @@
  * Cost per refresh: the barrier (~1.5 us), a fanotify read or two, 1 us
  * plus 3-6 us per statmount of a named mount, and for the common change
  * (mounts that came or went: round_fast()) a pass or two over the
- * entries, no copy: ~0.2 ms at 10,000 mounts, ~0.8 ms at 50,000, under 2%
- * of a kernel read (bench/incr.sh, incr_avg_us; the general round, which
- * copies every entry to a new array and walks it, took 0.7 and 4.2 ms).
+ * entries' links (24 bytes each), no copy: ~0.1 ms at 10,000 mounts,
+ * ~0.3 ms at 50,000, about 1% of a kernel read (bench/incr.sh,
+ * incr_avg_us; the general round, which copies every entry to a new
+ * array and walks it, took 0.7 and 4.2 ms).
  * The text assembly, line index and getmntent image (from the entries'
  * own: a copy, no parsing) are O(table), per snapshot made, not per
  * change. The listmount() round added ~1.1 ms at 10,000. A full rebuild
@@ -116,18 +117,19 @@ struct mc_mtrack {
 	uint64_t *ev;                   /* event ids of this refresh */
 	size_t nev, evcap;
 	uint64_t *ids;                  /* listmount()'s, kept for its pages */
-	size_t idcap, nids;             /* nids: the last round's count */
+	size_t idcap;
 	uint64_t *gone;                 /* ids gone in this round, ascending */
 	size_t ngone, gonecap;
-	uint64_t *came;                 /* round_fast(): ids new to the table, ascending */
+	uint64_t *came;                 /* round_fast(): ids new to the table, then at_key()s */
 	size_t ncame, camecap;
-	uint64_t *touched;              /* round_fast(): indexes of entries to read again */
+	uint64_t *touched;              /* round_fast(): indexes (of the gone, then to read again) */
 	size_t ntouched, touchedcap;
-	struct link *links;             /* round_fast(): ents[i]'s parent and master, if links_ok */
+	struct link *links;             /* round_fast(): ents[i]'s parent, master, at, if links_ok */
 	size_t links_cap;
 	bool links_ok;
 	bool gone_prop;                 /* one of them was shared or a slave */
 	bool text_pending;              /* a wake-up to settle by a text read: see by_text() */
+	bool woke_carry;                /* a wake-up consumed, its round still to come */
 	bool overflow;
 	struct mc_sm_buf sm;
 	struct mc_buf scratch;
@@ -432,6 +434,7 @@ static int rebuild_once(struct mc_mtrack *t)
 	t->n_cap = n ? n : 1;
 	t->synced = true;
 	t->text_pending = false;
+	t->woke_carry = false;
 	t->links_ok = false;
 	t->stats.full++;
 	t->stats.version++;
@@ -439,8 +442,10 @@ static int rebuild_once(struct mc_mtrack *t)
 }
 
 /* incremental(): the table has every announced change, a text read is
- * still to come (t->text_pending). */
+ * still to come (t->text_pending), or a wake-up's events (t->woke_carry). */
 #define TEXT_WAIT 5
+/* round_once(): an id came or went without its event (listmount() only) */
+#define ROUND_UNEXPLAINED 6
 static int incremental(struct mc_mtrack *t, bool woke, bool text);
 
 /* Consistent when no change event came meanwhile. With fanotify, a change
@@ -449,7 +454,7 @@ static int incremental(struct mc_mtrack *t, bool woke, bool text);
  * that cannot explain it, the rebuild is tried again. Under churn at
  * 10,000 mounts a rebuild alone would almost never see a quiet window.
  * Returns 0, -EAGAIN (no quiet window), <0. */
-static int rebuild(struct mc_mtrack *t)
+static int rebuild(struct mc_mtrack *t, bool text)
 {
 	for (int tries = 0; tries < 3; tries++) {
 		int r = mc_changed(t->poll_fd);
@@ -458,9 +463,11 @@ static int rebuild(struct mc_mtrack *t)
 		r = rebuild_once(t);
 		if (r < 0)
 			return r;
-		r = t->incremental ? incremental(t, false, true) : mc_changed(t->poll_fd) ? 1 : 0;
-		if (r == TEXT_WAIT)
-			return -EAGAIN;         /* whole, but a text read to come */
+		r = t->incremental ? incremental(t, false, text) : mc_changed(t->poll_fd) ? 1 : 0;
+		if (r == TEXT_WAIT) {
+			t->stats.text_waits++;
+			return -EAGAIN;         /* whole, but a read or round to come */
+		}
 		if (r <= 0)
 			return r;
 		t->synced = false;
@@ -669,7 +676,7 @@ static int ids_from_events(struct mc_mtrack *t, size_t *ret_n)
 		if (ids_add(&t->ids, &n, &t->idcap, id) < 0)
 			return -ENOMEM;
 	}
-	t->nids = *ret_n = n;
+	*ret_n = n;
 	return 0;
 }
 
@@ -682,15 +689,15 @@ static int ids_from_events(struct mc_mtrack *t, size_t *ret_n)
  * run of kept ones), the new ones appended, and only what the change
  * implies read again, as round_once() would (children of a gone mount;
  * mounts on a new one's mount point; every slave when propagation was
- * involved). Beyond the statmount()s it costs a pass over the entries'
- * parent ids when a mount went, and one over parent and master ids when a
- * new one is shown or propagation was involved: no copy of the array and
- * no allocation, where the general round copies every entry into a new
- * array and walks it six times (~0.7 ms at 10,000 mounts).
+ * involved). Beyond the statmount()s it costs a memmove of the entries
+ * after a gone one, a pass over the links (struct link) when a mount went,
+ * and one when a new one is shown or propagation was involved: no copy of
+ * the array, where the general round copies every entry into a new array
+ * and walks it six times (~0.7 ms at 10,000 mounts).
  * Between rounds every entry's mark is M_KEEP; those it sets are reset
  * before it returns. Returns 0 done, ROUND_GENERAL (not this case: nothing
- * changed yet), or after a failure with the entries half-changed, 1 or <0
- * with t->synced cleared (the caller rebuilds). */
+ * changed yet), <0 (before any change, or after one with t->synced
+ * cleared: the caller rebuilds). */
 #define ROUND_GENERAL 3
 
 static int touch(struct mc_mtrack *t, size_t i, uint8_t mark)
@@ -758,9 +765,11 @@ static int round_fast(struct mc_mtrack *t)
 		r = mc_statmount(&t->sm, id, MC_SM_MNT_BASIC);
 		t->stats.statmounts++;
 		if (r == -ENOENT) {             /* gone, or came and went */
-			if (e) {
+			if (e) {                /* (its index into touched, for now) */
 				t->gone_prop |= e->peer || e->master;
-				if ((r = ids_add(&t->gone, &t->ngone, &t->gonecap, id)) < 0)
+				if ((r = ids_add(&t->gone, &t->ngone, &t->gonecap, id)) < 0 ||
+				    (r = ids_add(&t->touched, &t->ntouched, &t->touchedcap,
+						 (uint64_t)(e - t->ents))) < 0)
 					return r;
 			}
 			continue;
@@ -787,21 +796,13 @@ static int round_fast(struct mc_mtrack *t)
 	}
 	if ((r = links_sync(t, t->ncame)) < 0)
 		return r;                       /* nothing changed yet */
-	/* From here on the entries change: a failure rebuilds. */
-	/* Cut the gone ones out: each run of kept entries moves down by the
-	 * number of gone ones before it. Each is looked for in what is not
-	 * moved yet (ascending, like t->gone). */
+	/* From here on the entries change: a failure rebuilds. Cut the gone
+	 * ones out (their indexes, ascending, in touched): each run of kept
+	 * entries moves down by the number of gone ones before it. */
 	for (size_t g = 0, from = 0, to = 0;; g++) {
-		size_t at = t->n;
-		if (g < t->ngone) {
-			struct ent *ge = ent_find(t->ents + from, t->n - from, t->gone[g]);
-			if (!ge) {
-				r = -EIO;       /* found above: cannot be */
-				goto fail;
-			}
-			at = (size_t)(ge - t->ents);
-			ent_clear(ge);
-		}
+		size_t at = g < t->ngone ? (size_t)t->touched[g] : t->n;
+		if (g < t->ngone)
+			ent_clear(&t->ents[at]);
 		if (to != from && at > from) {
 			memmove(&t->ents[to], &t->ents[from], (at - from) * sizeof *t->ents);
 			memmove(&t->links[to], &t->links[from], (at - from) * sizeof *t->links);
@@ -813,6 +814,7 @@ static int round_fast(struct mc_mtrack *t)
 		}
 		from = at + 1;
 	}
+	t->ntouched = 0;
 	for (i = 0; t->ngone && i < t->n; i++)
 		if (has_u64(t->gone, t->ngone, t->links[i].parent) && (r = touch(t, i, M_STAT)) < 0)
 			goto fail;
@@ -868,7 +870,8 @@ fail:
 	return r;
 }
 
-/* One round. Returns 0 done, 1 not explained (rebuild), <0. */
+/* One round. Returns 0 done, 1 not explained (rebuild), 2 woken with
+ * nothing come, gone or moved (a remount?), ROUND_UNEXPLAINED, <0. */
 static int round_once(struct mc_mtrack *t, bool woke)
 {
 	uint64_t *ids;
@@ -891,7 +894,6 @@ static int round_once(struct mc_mtrack *t, bool woke)
 		r = mc_listmount_buf(&t->ids, &t->idcap, &n);
 		if (r < 0)
 			return r;
-		t->nids = n;
 		t->stats.listmounts++;
 		if ((r = fan_drain(t)) < 0)         /* events of changes just completed */
 			return r;
@@ -913,7 +915,7 @@ static int round_once(struct mc_mtrack *t, bool woke)
 	if (r > 0)
 		MC_DEBUG("mtrack: an id came or went without its event");
 	if (r != 0)
-		return r > 0 ? 2 : r;          /* its event may still come */
+		return r > 0 ? ROUND_UNEXPLAINED : r;  /* its event may still come */
 	if (woke && t->nev == 0 && t->ngone == 0 && n == t->n) {
 		/* woken, yet nothing came, went or moved: a remount, or an
 		 * event still to come (see incremental()) */
@@ -999,8 +1001,8 @@ static bool events_come(struct mc_mtrack *t, int ms)
 	return poll(&p, 1, ms) > 0;
 }
 
-/* A wake-up nothing explains (no event, the same ids): a remount, or a
- * propagation change. Instead of a statmount() of every mount (~3 us
+/* A wake-up nothing explains (no event): a remount, or a propagation
+ * change. Instead of a statmount() of every mount (~3 us
  * each: 30-70 ms at 10,000 mounts, 3-8 kernel reads), one validated read
  * of the kernel's text on an fd of our own (not poll_fd: its change event
  * is incremental()'s) says which lines changed, and only those are read
@@ -1019,14 +1021,20 @@ static int by_text(struct mc_mtrack *t)
 		t->text_fd = mc_sys_openat(AT_FDCWD, "/proc/self/mountinfo", O_RDONLY | O_CLOEXEC, 0);
 	if (t->text_fd < 0)
 		return 1;
+	/* One try: torn, it is made again after the next round, not in a
+	 * loop of its own that holds the refresher up for reads' time. */
+	static const struct mc_capture_opts once = { .max_tries = 1 };
 	uint64_t t0 = mc_now_ns();
-	int r = mc_capture_fd(t->text_fd, &t->text, NULL);
+	int r = mc_capture_fd(t->text_fd, &t->text, &once);
+	t->stats.text_read_ns = mc_now_ns() - t0;
 	if (r > 0)
 		return TEXT_TORN;
 	if (r < 0)
 		return 1;
 	ssize_t differ = text_diff(t, &t->text, true);
 	r = differ < 0 ? 1 : fill_marked(t, t->ents, t->n, M_STAT);
+	if (differ > 0)
+		t->stats.version++;             /* lines read again, whatever follows */
 	if (r == 0 && text_diff(t, &t->text, false) != 0)
 		r = 1;                          /* statmount renders it otherwise */
 	for (size_t i = 0; i < t->n; i++)
@@ -1045,8 +1053,6 @@ static int by_text(struct mc_mtrack *t)
 	t->text_pending = false;
 	t->stats.text_ns = t0;
 	t->stats.by_text++;
-	if (differ)
-		t->stats.version++;
 	return 0;
 }
 
@@ -1063,9 +1069,16 @@ static int incremental(struct mc_mtrack *t, bool woke, bool text)
 	woke |= c > 0;
 	t->nev = 0;
 	t->overflow = false;
+	woke |= t->woke_carry;
+	t->woke_carry = false;
 	for (int rounds = 0; rounds < 4; rounds++) {
+		/* With the barrier, a round applies every event it drains: the
+		 * next one starts afresh (an id of the last round's would look
+		 * moved, and take the general round). */
+		if (rounds && t->barrier_fd >= 0)
+			t->nev = 0;
 		int r = round_once(t, woke);
-		if (r == 2 && !waited && t->barrier_fd < 0) {
+		if ((r == 2 || r == ROUND_UNEXPLAINED) && !waited && t->barrier_fd < 0) {
 			/* try again, with the events drained so far */
 			waited = true;
 			if (events_come(t, EVENT_LAG_MS)) {
@@ -1077,6 +1090,8 @@ static int incremental(struct mc_mtrack *t, bool woke, bool text)
 			t->text_pending = true;
 			r = 0;
 		}
+		if (r == ROUND_UNEXPLAINED)
+			return 1;
 		if (r != 0)
 			return r > 0 ? 1 : r;
 		if (t->text_pending && !text)
@@ -1092,9 +1107,9 @@ static int incremental(struct mc_mtrack *t, bool woke, bool text)
 		 * harmless). */
 		woke = true;
 	}
-	/* Still changing: every round was consistent, but the last wake-up
-	 * is consumed and may hold a remount. */
-	t->text_pending = true;
+	/* Still changing: every round was consistent, and the last wake-up,
+	 * consumed, is the next update's to explain. */
+	t->woke_carry = true;
 	return TEXT_WAIT;
 }
 
@@ -1205,7 +1220,7 @@ int mc_mtrack_update(struct mc_mtrack *t, unsigned flags)
 			MC_DEBUG("mtrack: incremental: %s: rebuild", r > 0 ? "not explained" : strerror(-r));
 	}
 	if (r != 0)
-		r = rebuild(t);
+		r = rebuild(t, !(flags & MC_MTRACK_NO_TEXT));
 	uint64_t dt = mc_now_ns() - t0;
 	t->stats.last_ns = dt;
 	return r;

@@ -45,6 +45,8 @@ static struct mc_snap *snaps[2];        /* per format, of snap_version */
 static uint64_t snap_version[2];
 static struct mc_buf text, kernel;
 static int last_r;                      /* of the last update */
+static uint64_t check_read_ns;          /* check()'s last read took this long */
+static uint64_t read_ns;                /* atomic: mcd_incr_read_ns() */
 
 static struct {
 	unsigned long events, updates, checks, check_retries, check_diffs, failures;
@@ -86,22 +88,26 @@ static int update(unsigned flags)
 	unsigned long waits = mc_mtrack_stats(mt)->text_waits;
 	int r = mc_mtrack_update(mt, flags);
 	uint64_t dt = mc_now_ns() - t0;
+	if (mc_mtrack_stats(mt)->text_read_ns)
+		__atomic_store_n(&read_ns, mc_mtrack_stats(mt)->text_read_ns, __ATOMIC_RELAXED);
 
 	ist.updates++;
 	ist.ns_total += dt;
 	if (dt > ist.ns_max)
 		ist.ns_max = dt;
-	if (r < 0 && mc_mtrack_stats(mt)->text_waits == waits)
-		ist.failures++;         /* (not a text read left for later) */
-	else if (flags & MC_MTRACK_FULL)
-		checked_ns = t0;        /* rebuilt from scratch: nothing unannounced left */
-	/* A wake-up settled by a text read compared the whole table with the
-	 * kernel's, as check() does. */
-	if (r == 0 && mc_mtrack_stats(mt)->text_ns > checked_ns)
-		checked_ns = mc_mtrack_stats(mt)->text_ns;
 	/* An incremental update is right for every announced change, not for
 	 * a remount or flip nobody announced: those stay bounded by the last
-	 * full check, which must come even while changes keep coming. */
+	 * full check (a rebuild, check(), or a wake-up settled by a text
+	 * read, which compared the whole table with the kernel's as check()
+	 * does), which must come even while changes keep coming. */
+	if (r < 0) {
+		if (mc_mtrack_stats(mt)->text_waits == waits)
+			ist.failures++; /* (not a text read or round left for later) */
+	} else if (flags & MC_MTRACK_FULL) {
+		checked_ns = t0;        /* rebuilt from scratch: nothing unannounced left */
+	}
+	if (r == 0 && mc_mtrack_stats(mt)->text_ns > checked_ns)
+		checked_ns = mc_mtrack_stats(mt)->text_ns;
 	last_r = r;
 	return r;
 }
@@ -128,6 +134,8 @@ static int check(void)
 			return r;
 		uint64_t t0 = mc_now_ns();
 		r = mc_capture_fd(check_fd, &kernel, NULL);
+		check_read_ns = mc_now_ns() - t0;
+		__atomic_store_n(&read_ns, check_read_ns, __ATOMIC_RELAXED);
 		if (r != 0)
 			return r < 0 ? r : -EAGAIN;
 		ist.checks++;
@@ -255,6 +263,11 @@ int mcd_incr_snapshot(enum mc_format fmt, uint64_t need_ns, struct mc_snap **ret
 	return 0;
 }
 
+uint64_t mcd_incr_read_ns(void)
+{
+	return __atomic_load_n(&read_ns, __ATOMIC_RELAXED);
+}
+
 void mcd_incr_fds(int *ret_poll_fd, int *ret_fan_fd)
 {
 	*ret_poll_fd = mt ? mc_mtrack_poll_fd(mt) : -1;
@@ -263,13 +276,14 @@ void mcd_incr_fds(int *ret_poll_fd, int *ret_fan_fd)
 
 /* epoll reported one of our fds: its readiness check consumed a mountinfo
  * change event, so the update is told it was woken. */
-void mcd_incr_event(void)
+int mcd_incr_event(void)
 {
 	ist.events++;
 	/* A wake-up with nothing to explain it (a remount) is settled by a
 	 * text read, which in a burst would tear: left to the update for the
-	 * next request, which the refresher holds until the burst is quiet. */
-	update(MC_MTRACK_WOKE | MC_MTRACK_NO_TEXT);
+	 * next request, which the refresher holds until the burst is quiet
+	 * (this update's -EAGAIN). */
+	return update(MC_MTRACK_WOKE | MC_MTRACK_NO_TEXT);
 }
 
 void mcd_incr_stats(char *buf, size_t size)

@@ -282,6 +282,17 @@ static uint64_t brief_verdict(const struct view *v, uint64_t arrival_ns, bool fo
 		return 0;                       /* churn */
 	if (needs_read(v, force, now))
 		return 0;                       /* only a read begun after it would do: a read away */
+	/* An incremental view's table follows each change; what the request
+	 * waits for is a snapshot made from it (its last refresh's cost,
+	 * ~1 ms at 10,000 mounts), worth it against the kernel's pass: waited
+	 * for up to that, at most half a kernel read (a refresh that must
+	 * read a remount's text first is a read away), at least
+	 * BRIEF_PROOF_MIN_NS. */
+	if (v->incr) {
+		uint64_t read = mcd_incr_read_ns(), wait = read && cost > read / 2 ? read / 2 : cost;
+		limit = arrival_ns + max_u64(wait, BRIEF_PROOF_MIN_NS);
+		return now < limit ? limit : 0;
+	}
 	if (v->busy_ns)
 		return mcd_brief_capture_until(v->busy_ns, cost, arrival_ns, now);
 	return refresher_seen_ns < v->m_since && now < limit ? limit : 0;
@@ -633,6 +644,11 @@ static void refresh(struct view *v, bool force, bool ahead)
 	pthread_mutex_unlock(&mu);
 	bool text = false, same = false, derived = false;
 	int r = v->incr ? mcd_incr_snapshot(v->fmt, need, &s) : -EOPNOTSUPP;
+	/* An incremental view under churn (its text read or check torn, or
+	 * changes still coming): torn, retried after the pause; a capture of
+	 * our own now would most likely tear as well. */
+	if (r == -EAGAIN && v->incr)
+		r = 1;
 	if (r < 0 && !v->incr && v->fmt == MC_MOUNTS) {
 		r = derive(v, need, &s, &t0, &cost);
 		if (r == 2) {                           /* the sibling's pause is ours */
@@ -736,8 +752,11 @@ static uint64_t due_at(const struct view *v, uint64_t now, bool *ret_force, bool
 	if (want_read || want_proof || (v->dirty && !v->incr) || v->memfd < 0) {
 		uint64_t at = max_u64(now, v->retry_ns);
 		if (v->dirty && v->changed_ns && v->memfd >= 0) {       /* settle */
-			uint64_t most = v->dirty_ns + min_u64(max_u64(v->cost_ns, WAIT_MIN_NS), SETTLE_MAX_NS);
-			uint64_t quiet = v->changed_ns + min_u64(max_u64(v->cost_ns, SETTLE_MIN_NS), SETTLE_NS);
+			/* (an incremental view settles for a text read: its
+			 * own refreshes are mostly a snapshot's copy) */
+			uint64_t cost = v->incr ? max_u64(v->cost_ns, mcd_incr_read_ns()) : v->cost_ns;
+			uint64_t most = v->dirty_ns + min_u64(max_u64(cost, WAIT_MIN_NS), SETTLE_MAX_NS);
+			uint64_t quiet = v->changed_ns + min_u64(max_u64(cost, SETTLE_MIN_NS), SETTLE_NS);
 			at = max_u64(at, min_u64(quiet, most));
 		}
 		return at;
@@ -832,8 +851,7 @@ static void *run(void *arg)
 		/* Our incremental table's fds: poll() consumed a mountinfo
 		 * change event, so it is told it was woken. */
 		bool incr_woke = (pf[1].revents | pf[2].revents) != 0;
-		if (incr_woke)
-			mcd_incr_event();
+		bool incr_settle = incr_woke && mcd_incr_event() == -EAGAIN;
 		pthread_mutex_lock(&mu);
 		for (unsigned i = 3; i < n; i++) {
 			struct view *v = pv[i];
@@ -850,16 +868,19 @@ static void *run(void *arg)
 				v->fresh_ns = t_b;
 			}
 		}
-		/* An incremental view is settled as a text view is (due_at()):
-		 * its update is cheap, but a burst's remount costs it a text
-		 * read, and one begun in the burst would tear. */
+		/* An incremental view whose table has the change needs only a
+		 * snapshot made when asked; one whose update left a text read
+		 * to come (a remount in a burst) is settled as a text view is
+		 * (due_at()): a read begun in the burst would tear. */
 		for (unsigned i = 0; i < nall && incr_woke; i++) {
 			struct view *v = all[i];
 			if (!v->incr)
 				continue;
-			v->changed_ns = mc_now_ns();
-			if (!v->dirty || !v->dirty_ns)
-				v->dirty_ns = v->changed_ns;
+			if (incr_settle) {
+				v->changed_ns = mc_now_ns();
+				if (!v->dirty || !v->dirty_ns)
+					v->dirty_ns = v->changed_ns;
+			}
 			v->dirty = true;
 		}
 		if (polled)

@@ -362,15 +362,16 @@ static int peer_do(const char *cmd)
 enum { OP_TMPFS, OP_BIND, OP_RBIND, OP_MOVE, OP_UMOUNT, OP_LAZY, OP_REMOUNT_FLAGS, OP_REMOUNT_SB,
        OP_SETATTR, OP_FLIP, OP_PEER, OP_TUCK, OP_NR };
 
-/* Tucking, in three operations compared one by one: (1) a shared tmpfs
+/* Tucking, in four operations compared one by one: (1) a shared tmpfs
  * A and a slave bind S of it, X mounted on S/m (a slave's mount does not
  * propagate back); (2) Y mounted on A/m: its copy in S goes under X, which
  * changes parent; (3) Y unmounted: its copy goes too, and X is back on S.
  * (1) sets propagation with mount(2) (no event: a revalidation); (2) and
  * (3) are compared as refreshed from their events. On Linux 6.18 X gets no
  * event in (2) (mtrack.c finds it on the new copy's mount point) and an
- * ATTACH|DETACH of its own in (3). tuck_at: (2)'s or (3)'s path. */
-static char tuck_at[8400];
+ * ATTACH|DETACH of its own in (3). (4) A and S (with X) unmounted, lazily:
+ * they would pile up over thousands of operations. tuck_at: A/m. */
+static char tuck_at[8400], tuck_a[8300], tuck_s[8300];
 static int tuck_stage;
 
 static bool tuck(char *d)
@@ -397,6 +398,8 @@ static bool tuck(char *d)
 	logop("tuck: shared %s, its slave %s, tx on its m: %d", a, sl, r);
 	if (r == 0) {
 		snprintf(tuck_at, sizeof tuck_at, "%s/m", a);
+		snprintf(tuck_a, sizeof tuck_a, "%s", a);
+		snprintf(tuck_s, sizeof tuck_s, "%s", sl);
 		tuck_stage = 2;
 	}
 	return true;            /* propagation set by mount(2): no event */
@@ -408,10 +411,15 @@ static void tuck_next(void)
 	if (tuck_stage == 2) {
 		r = mount("ty", tuck_at, "tmpfs", 0, "size=1m");
 		logop("tuck: ty on %s: %d", tuck_at, r);
-		tuck_stage = r == 0 ? 3 : 0;
-	} else {
+		tuck_stage = r == 0 ? 3 : 4;
+	} else if (tuck_stage == 3) {
 		r = umount2(tuck_at, 0);
 		logop("tuck: umount %s: %d", tuck_at, r);
+		tuck_stage = 4;
+	} else {
+		r = umount2(tuck_s, MNT_DETACH);
+		int r2 = umount2(tuck_a, MNT_DETACH);
+		logop("tuck: umount -l %s, %s: %d %d", tuck_s, tuck_a, r, r2);
 		tuck_stage = 0;
 	}
 }
