@@ -564,7 +564,7 @@ struct mc_mtrack_stats {
 	unsigned long fallbacks;        /* incremental refreshes that could not explain */
 	unsigned long by_text;          /* unexplained wake-ups settled by one text read */
 	unsigned long in_place;         /* incremental ones done in place (round_fast()) */
-	unsigned long text_waits;       /* updates left for a text read still torn (churn) */
+	unsigned long text_waits;       /* updates that left a text read or a round for later */
 	unsigned long statmounts;
 	unsigned long listmounts;       /* of the whole table */
 	bool barrier;                   /* events complete after a barrier: no listmount a refresh */
@@ -572,6 +572,7 @@ struct mc_mtrack_stats {
 	uint64_t version;               /* bumped whenever the table changed */
 	uint64_t text_ns;               /* the table was the kernel's text read from then */
 	uint64_t text_read_ns;          /* the last text read took this long (torn or not) */
+	unsigned long text_reads;       /* text reads made (by_text()) */
 };
 enum {
 	MC_MTRACK_WOKE = 1 << 0,        /* poll() on mountinfo said: changed */
@@ -594,18 +595,19 @@ int mc_mtrack_pending(struct mc_mtrack *t);
  * (see mtrack.c), else by a full rebuild. @flags: MC_MTRACK_WOKE when a
  * change event was consumed for us, MC_MTRACK_FULL to force a rebuild,
  * MC_MTRACK_NO_TEXT to leave a wake-up's text read to a later update.
- * Returns 0 (consistent as of the call), -EAGAIN (churn: no quiet window,
- * or the table has every announced change but a text read or a round is
- * still to come; not served until then), -EOPNOTSUPP (a mount this
- * kernel's statmount cannot render), <0. */
+ * Returns 0 (consistent as of the call), -EAGAIN (churn: the table has
+ * every announced change but a text read or a round is still to come; not
+ * served until then), -EBUSY (churn: a rebuild found no quiet window, the
+ * table is not whole), -EOPNOTSUPP (a mount this kernel's statmount
+ * cannot render), <0. */
 int mc_mtrack_update(struct mc_mtrack *t, unsigned flags);
 /* The table's text in @fmt into @out (replacing its content), and in the
  * same walk of the entries, when not NULL: its line index into @lines
  * (mc_snap_lines()'s format, from the entries' lengths) and, for mounts
  * only, its getmntent image into @img (mc_mntimg_build()'s, from the
  * entries' own, made once per mount): neither walks nor parses the text.
- * Returns 0, -ESTALE when the last update failed or left a text read to
- * come, <0. */
+ * Returns 0, -ESTALE when the last update failed or left a text read or
+ * round to come, <0. */
 int mc_mtrack_text(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf *out,
 		   struct mc_buf *lines, struct mc_buf *img);
 const struct mc_mtrack_stats *mc_mtrack_stats(const struct mc_mtrack *t);

@@ -34,10 +34,11 @@
  * else not explained is a full rebuild. After the
  * work one poll() on our mountinfo fd says whether the table changed
  * meanwhile: then another round, as the result may mix two states. Under
- * churn that text read tears, or the rounds go on changing: the table
- * keeps every announced change and waits for the read (text_pending: not
- * served meanwhile, mc_mtrack_text() says -ESTALE) instead of rebuilding
- * from every mount, which would tear as well at five reads' cost.
+ * churn that text read tears: the table keeps every announced change and
+ * waits for the read (text_pending), or the rounds go on changing: it
+ * waits for the next update's round (woke_carry); it is not served
+ * meanwhile (mc_mtrack_text() says -ESTALE), instead of rebuilt from every
+ * mount, which would tear as well at five reads' cost.
  *
  * Not seen: a remount that comes in the same wake-up as a topology change
  * (the poll() event is one bit), and propagation flips with mount(2)
@@ -453,9 +454,11 @@ static int incremental(struct mc_mtrack *t, bool woke, bool text);
  * incrementally from its events, as after any refresh; without, or when
  * that cannot explain it, the rebuild is tried again. Under churn at
  * 10,000 mounts a rebuild alone would almost never see a quiet window.
- * Returns 0, -EAGAIN (no quiet window), <0. */
+ * Returns 0, -EAGAIN (whole, a text read or round to come), -EBUSY (no
+ * quiet window: not whole), <0 (not whole). */
 static int rebuild(struct mc_mtrack *t, bool text)
 {
+	t->synced = false;                      /* until rebuild_once() makes it so */
 	for (int tries = 0; tries < 3; tries++) {
 		int r = mc_changed(t->poll_fd);
 		if (r < 0)
@@ -473,7 +476,7 @@ static int rebuild(struct mc_mtrack *t, bool text)
 		t->synced = false;
 	}
 	t->synced = false;
-	return -EAGAIN;
+	return -EBUSY;
 }
 
 /* ---- incremental ------------------------------------------------------ */
@@ -902,6 +905,8 @@ static int round_once(struct mc_mtrack *t, bool woke)
 		MC_DEBUG("mtrack: fanotify queue overflow");
 		return 1;
 	}
+	if (t->barrier_fd >= 0 && !t->nev && !woke)
+		return 0;                       /* nothing announced, nothing woke us */
 	if (t->nev)
 		qsort(t->ev, t->nev, sizeof *t->ev, cmp_u64);
 	if (t->barrier_fd >= 0 && t->nev && (r = round_fast(t)) != ROUND_GENERAL)
@@ -1027,6 +1032,7 @@ static int by_text(struct mc_mtrack *t)
 	uint64_t t0 = mc_now_ns();
 	int r = mc_capture_fd(t->text_fd, &t->text, &once);
 	t->stats.text_read_ns = mc_now_ns() - t0;
+	t->stats.text_reads++;
 	if (r > 0)
 		return TEXT_TORN;
 	if (r < 0)
@@ -1074,10 +1080,15 @@ static int incremental(struct mc_mtrack *t, bool woke, bool text)
 	for (int rounds = 0; rounds < 4; rounds++) {
 		/* With the barrier, a round applies every event it drains: the
 		 * next one starts afresh (an id of the last round's would look
-		 * moved, and take the general round). */
+		 * moved, and take the general round). Its wake-up may be that
+		 * of a change whose events the last round drained already (it
+		 * completed between our poll() and that round's barrier): not
+		 * one nothing explains, like a remount in the same wake-up as
+		 * an announced change (above: not seen). */
+		bool drained = rounds && t->barrier_fd >= 0 && t->nev;
 		if (rounds && t->barrier_fd >= 0)
 			t->nev = 0;
-		int r = round_once(t, woke);
+		int r = round_once(t, woke && !drained);
 		if ((r == 2 || r == ROUND_UNEXPLAINED) && !waited && t->barrier_fd < 0) {
 			/* try again, with the events drained so far */
 			waited = true;
@@ -1101,10 +1112,10 @@ static int incremental(struct mc_mtrack *t, bool woke, bool text)
 		r = mc_changed(t->poll_fd);
 		if (r <= 0)
 			return r;
-		/* Changed meanwhile: again. The events drained so far stay:
-		 * the second drain may have taken the event of a change that
-		 * listmount() did not see yet (re-stating the others is
-		 * harmless). */
+		/* Changed meanwhile: again. Without the barrier the events
+		 * drained so far stay: the second drain may have taken the
+		 * event of a change that listmount() did not see yet
+		 * (re-stating the others is harmless). */
 		woke = true;
 	}
 	/* Still changing: every round was consistent, and the last wake-up,
@@ -1238,7 +1249,7 @@ int mc_mtrack_text(const struct mc_mtrack *t, enum mc_format fmt, struct mc_buf 
 {
 	size_t len = 0, n = 0, l;
 
-	if (!t->synced || t->text_pending)
+	if (!t->synced || t->text_pending || t->woke_carry)
 		return -ESTALE;
 	if (img && fmt != MC_MOUNTS)
 		return -EINVAL;                 /* only mounts lines carry an entry */

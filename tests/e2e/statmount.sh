@@ -80,19 +80,20 @@ if [ "${1:-}" = --proportion ]; then
 	both() { MOUNTCACHE_SOCKET=$sock MOUNTCACHE_SERVE_FIRST=1 LD_PRELOAD=$PRE \
 			 cat /proc/self/mountinfo /proc/self/mounts; }
 	both >/dev/null; sleep 0.3
-	p0=$(st incr_in_place) s0=$(st incr_statmounts) c0=$(st captures) r0=$(st incr_rebuilds)
+	p0=$(st incr_in_place) s0=$(st incr_statmounts) c0=$(st captures) r0=$(st incr_rebuilds) b0=$(st incr_by_text)
 	for i in $(seq 20); do
 		mount -t tmpfs prop "$MC_FIXTURE_LATE"; sleep 0.02
 		umount "$MC_FIXTURE_LATE"; sleep 0.02
 	done
 	sleep 0.2
-	p1=$(st incr_in_place) s1=$(st incr_statmounts) c1=$(st captures) r1=$(st incr_rebuilds)
+	p1=$(st incr_in_place) s1=$(st incr_statmounts) c1=$(st captures) r1=$(st incr_rebuilds) b1=$(st incr_by_text)
 	n1=$(( $(st declined) + $(st churning) ))
 	both >"$tmp/ours"; cat /proc/self/mountinfo /proc/self/mounts >"$tmp/kernel"
 	c2=$(st captures) n2=$(( $(st declined) + $(st churning) ))
 	kill $d; wait $d 2>/dev/null
-	echo "incr: in place $((p1 - p0)), statmounts $((s1 - s0)), rebuilds $((r1 - r0)), snapshots made: $((c1 - c0)) for the 40 changes, $((c2 - c1)) for the read after (declined or churning: $((n2 - n1)))"
-	[ $((p1 - p0)) -ge 40 ] && [ $((s1 - s0)) -le 60 ] && [ $((r1 - r0)) -eq 0 ] && [ $((c1 - c0)) -eq 0 ] &&
+	echo "incr: in place $((p1 - p0)), statmounts $((s1 - s0)), rebuilds $((r1 - r0)), text reads $((b1 - b0)), snapshots made: $((c1 - c0)) for the 40 changes, $((c2 - c1)) for the read after (declined or churning: $((n2 - n1)))"
+	[ $((p1 - p0)) -ge 40 ] && [ $((s1 - s0)) -le 60 ] && [ $((r1 - r0)) -eq 0 ] && [ $((b1 - b0)) -eq 0 ] &&
+		[ $((c1 - c0)) -eq 0 ] &&
 		[ $((c2 - c1)) -ge 1 ] && [ $((n2 - n1)) -eq 0 ] && cmp -s "$tmp/ours" "$tmp/kernel"
 	exit
 fi
@@ -207,7 +208,7 @@ derived() {
 # In proportion to the change: at 10,000 mounts each mount or umount is
 # one round in place, with a statmount() of the event's mount (is it
 # there?) and for a new one another (its lines): 60 for 40 changes; no
-# rebuild; and no snapshot is
+# rebuild and no text read; and no snapshot is
 # made for changes nobody reads (a full copy of the table each), one for
 # the read that follows, which is the kernel's text.
 run "daemon --incremental: 10,000 mounts, 40 changes nobody reads" 10000 bash "$0" --proportion
