@@ -96,6 +96,7 @@ struct view {
 	enum mc_format fmt;
 	struct mc_view_key key;
 	bool incr;                              /* served by incremental.c */
+	bool incr_text;                         /* the refresher's: its last update left a text read */
 	/* the answering loop's */
 	int mfd;
 	uint64_t m_since;
@@ -752,9 +753,10 @@ static uint64_t due_at(const struct view *v, uint64_t now, bool *ret_force, bool
 	if (want_read || want_proof || (v->dirty && !v->incr) || v->memfd < 0) {
 		uint64_t at = max_u64(now, v->retry_ns);
 		if (v->dirty && v->changed_ns && v->memfd >= 0) {       /* settle */
-			/* (an incremental view settles for a text read: its
-			 * own refreshes are mostly a snapshot's copy) */
-			uint64_t cost = v->incr ? max_u64(v->cost_ns, mcd_incr_read_ns()) : v->cost_ns;
+			/* (an incremental view with a text read to come
+			 * settles for a read: its own refreshes are mostly a
+			 * snapshot's copy) */
+			uint64_t cost = v->incr && v->incr_text ? max_u64(v->cost_ns, mcd_incr_read_ns()) : v->cost_ns;
 			uint64_t most = v->dirty_ns + min_u64(max_u64(cost, WAIT_MIN_NS), SETTLE_MAX_NS);
 			uint64_t quiet = v->changed_ns + min_u64(max_u64(cost, SETTLE_MIN_NS), SETTLE_NS);
 			at = max_u64(at, min_u64(quiet, most));
@@ -851,7 +853,7 @@ static void *run(void *arg)
 		/* Our incremental table's fds: poll() consumed a mountinfo
 		 * change event, so it is told it was woken. */
 		bool incr_woke = (pf[1].revents | pf[2].revents) != 0;
-		bool incr_settle = incr_woke && mcd_incr_event() == -EAGAIN;
+		bool incr_settle = incr_woke && mcd_incr_event() == -EAGAIN;        /* a text read to come */
 		pthread_mutex_lock(&mu);
 		for (unsigned i = 3; i < n; i++) {
 			struct view *v = pv[i];
@@ -868,24 +870,23 @@ static void *run(void *arg)
 				v->fresh_ns = t_b;
 			}
 		}
-		/* An incremental view whose table has the change needs only a
-		 * snapshot made when asked; one whose update left a text read
-		 * to come (a remount in a burst) is settled as a text view is
-		 * (due_at()): a read begun in the burst would tear. */
+		/* An incremental view is settled as a text view is (due_at()):
+		 * its snapshot is a full copy, and every client maps each new
+		 * one (one a burst, not one a wake-up: the watchers' CPU was
+		 * twice the text path's without), and one whose update left a
+		 * text read to come (a remount in a burst) settles against a
+		 * read's time, since a read begun in the burst would tear. */
 		for (unsigned i = 0; i < nall && incr_woke; i++) {
 			struct view *v = all[i];
 			if (!v->incr)
 				continue;
 			uint64_t now_c = mc_now_ns();
-			if (!incr_settle) {
-				v->changed_ns = v->dirty_ns = 0;
-			} else {
-				/* a burst's first change: not one of an earlier
-				 * burst no request came for */
-				if (!v->changed_ns || now_c - v->changed_ns > SETTLE_MAX_NS)
-					v->dirty_ns = now_c;
-				v->changed_ns = now_c;
-			}
+			/* a burst's first change: not one of an earlier burst
+			 * no request came for */
+			if (!v->changed_ns || now_c - v->changed_ns > SETTLE_MAX_NS)
+				v->dirty_ns = now_c;
+			v->changed_ns = now_c;
+			v->incr_text = incr_settle;
 			v->dirty = true;
 		}
 		if (polled)
