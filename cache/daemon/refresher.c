@@ -96,7 +96,6 @@ struct view {
 	enum mc_format fmt;
 	struct mc_view_key key;
 	bool incr;                              /* served by incremental.c */
-	bool incr_text;                         /* the refresher's: its last update left a text read */
 	/* the answering loop's */
 	int mfd;
 	uint64_t m_since;
@@ -139,6 +138,12 @@ static struct {                                 /* shared */
 	uint64_t refresh_ns_total, refresh_ns_max, unvalidated_ns;
 } rst;
 static char incr_text[1024];                    /* shared: incremental.c's stats */
+/* The refresher's: the incremental table's last wake-up left a text read
+ * to come (a remount in the burst). One table serves every incremental
+ * view, so one flag, not a copy in each: it is set at each wake-up, the
+ * only place an incremental view's changed_ns is set, and due_at() reads
+ * it only for a view whose changed_ns is set. */
+static bool incr_text_due;
 /* shared: the refresher has polled every text view's fd at or after this
  * time and acted on what it saw (marked it dirty, or proved its snapshot) */
 static uint64_t refresher_seen_ns;
@@ -756,7 +761,7 @@ static uint64_t due_at(const struct view *v, uint64_t now, bool *ret_force, bool
 			/* (an incremental view with a text read to come
 			 * settles for a read: its own refreshes are mostly a
 			 * snapshot's copy) */
-			uint64_t cost = v->incr && v->incr_text ? max_u64(v->cost_ns, mcd_incr_read_ns()) : v->cost_ns;
+			uint64_t cost = v->incr && incr_text_due ? max_u64(v->cost_ns, mcd_incr_read_ns()) : v->cost_ns;
 			uint64_t most = v->dirty_ns + min_u64(max_u64(cost, WAIT_MIN_NS), SETTLE_MAX_NS);
 			uint64_t quiet = v->changed_ns + min_u64(max_u64(cost, SETTLE_MIN_NS), SETTLE_NS);
 			at = max_u64(at, min_u64(quiet, most));
@@ -853,7 +858,8 @@ static void *run(void *arg)
 		/* Our incremental table's fds: poll() consumed a mountinfo
 		 * change event, so it is told it was woken. */
 		bool incr_woke = (pf[1].revents | pf[2].revents) != 0;
-		bool incr_settle = incr_woke && mcd_incr_event() == -EAGAIN;        /* a text read to come */
+		if (incr_woke)
+			incr_text_due = mcd_incr_event() == -EAGAIN;
 		pthread_mutex_lock(&mu);
 		for (unsigned i = 3; i < n; i++) {
 			struct view *v = pv[i];
@@ -886,7 +892,6 @@ static void *run(void *arg)
 			if (!v->changed_ns || now_c - v->changed_ns > SETTLE_MAX_NS)
 				v->dirty_ns = now_c;
 			v->changed_ns = now_c;
-			v->incr_text = incr_settle;
 			v->dirty = true;
 		}
 		if (polled)
