@@ -62,6 +62,9 @@ static inline uint64_t mc_bytes_eq(uint64_t w, unsigned char c)
 	w ^= 0x0101010101010101ull * c;
 	return ~(((w & low7) + low7) | w | low7);
 }
+/* The end of each line of @p (just past its '\n') into @out[1..], if @out
+ * is not NULL; returns how many '\n' @p holds (util.c). */
+size_t mc_newlines(const char *p, size_t len, uint32_t *out);
 int mc_buf_reserve(struct mc_buf *b, size_t need);
 void mc_buf_free(struct mc_buf *b);
 /* The lowest fd number we may take for ourselves (views, the daemon
@@ -245,10 +248,11 @@ mc_ment_fill(const struct mc_ment *e, const char *text, struct mntent *mp, char 
  * entry follows without glibc's steps? Then @e's fields, ends, freq and
  * passno are set. (mc_mntimg_build's fast way; exposed for its tests.) */
 bool mc_mntent_plain(const char *line, size_t len, struct mc_ment *e);
-/* Build the image of @len bytes of @text (mmap'ed: see mc_zalloc).
- * Returns 0, -ENOMEM, -E2BIG (over 4 GiB) or -EINVAL (a NUL byte: glibc
+/* Build the image of @len bytes of @text (mmap'ed: see mc_zalloc), from
+ * its line index @lines (mc_snap_lines()) if not NULL, which must be
+ * @text's. Returns 0, -ENOMEM, -E2BIG (over 4 GiB) or -EINVAL (a NUL byte: glibc
  * splits such a text into lines its own way). */
-int mc_mntimg_build(const char *text, size_t len, struct mc_mntimg **ret);
+int mc_mntimg_build(const char *text, size_t len, const uint32_t *lines, struct mc_mntimg **ret);
 void mc_mntimg_free(struct mc_mntimg *img);
 /* One line's entry (@len bytes without its '\n'; @nl: one follows), at
  * line_off 0: mc_mntimg_build() makes each of its entries this way, and an

@@ -147,36 +147,6 @@ void mc_snap_unref(struct mc_snap *s)
 	snap_zfree(s);
 }
 
-/* The end of each line (just past its '\n') into @out, if not NULL;
- * returns how many '\n' @p holds. Eight bytes a step: a memchr() per line
- * cost ~100 ns of set-up each, 2 ms for a table of 10,000 mounts walked
- * twice, most of the daemon's time outside the kernel's read; this is
- * ~0.1 ms. The zero-byte test is the exact one (no borrow across bytes),
- * so every set high bit is a '\n'. */
-static size_t newlines(const char *p, size_t len, uint32_t *out)
-{
-	size_t i = 0, n = 0;
-
-	for (; i + 8 <= len; i += 8) {
-		uint64_t z = mc_bytes_eq(mc_word_at(p + i), '\n');
-		if (!z)
-			continue;
-		if (!out) {
-			n += (size_t)(((z >> 7) * 0x0101010101010101ull) >> 56);    /* the set bytes */
-			continue;
-		}
-		for (; z; z &= z - 1)
-			out[++n] = (uint32_t)(i + ((unsigned)__builtin_ctzll(z) >> 3) + 1);
-	}
-	for (; i < len; i++)
-		if (p[i] == '\n') {
-			n++;
-			if (out)
-				out[n] = (uint32_t)(i + 1);
-		}
-	return n;
-}
-
 /* Built without a lock (reads may come from signal handlers) and
  * published with a CAS; a thread that loses the race unmaps its copy. A
  * failure is remembered (LINES_NONE): the text is walked instead. */
@@ -187,11 +157,11 @@ const uint32_t *mc_snap_lines(struct mc_snap *s)
 		return l == LINES_NONE ? NULL : l;
 	/* A last line without '\n' ends at the text's end. */
 	bool open_end = s->len && s->text[s->len - 1] != '\n';
-	size_t n = newlines(s->text, s->len, NULL) + open_end;
+	size_t n = mc_newlines(s->text, s->len, NULL) + open_end;
 	uint32_t *fresh = s->len <= UINT32_MAX && n < SIZE_MAX / sizeof *l - 1
 				  ? mc_zalloc((n + 1) * sizeof *l) : NULL;
 	if (fresh) {
-		newlines(s->text, s->len, fresh);
+		mc_newlines(s->text, s->len, fresh);
 		if (open_end)
 			fresh[n] = (uint32_t)s->len;
 		fresh[0] = (uint32_t)n;
@@ -220,7 +190,7 @@ const struct mc_mntimg *mc_snap_mntimg(struct mc_snap *s)
 	if (likely(img))
 		return img == MNTIMG_NONE ? NULL : img;
 	struct mc_mntimg *fresh = NULL;
-	if (mc_mntimg_build(s->text, s->len, &fresh) < 0)
+	if (mc_mntimg_build(s->text, s->len, mc_snap_lines_built(s), &fresh) < 0)
 		fresh = NULL;
 	img = fresh ? fresh : MNTIMG_NONE;
 	struct mc_mntimg *none = NULL;

@@ -283,7 +283,7 @@ static unsigned check_image(const char *text, size_t tlen, int bufsiz)
 	size_t i = 0;
 	unsigned fast = 0, k = 0;
 
-	assert_int_equal(mc_mntimg_build(text, tlen, &img), 0);
+	assert_int_equal(mc_mntimg_build(text, tlen, NULL, &img), 0);
 	assert_non_null(f);
 	memset(gbuf, 0xa5, bufsiz);
 	memset(mbuf, 0xa5, bufsiz);
@@ -417,14 +417,14 @@ static void test_image(void **state)
 	/* a NUL byte: glibc splits the lines its own way; no image */
 	static const char nul[] = "a /a tmpfs rw 0 0\nb /b\0x tmpfs rw 0 0\nc /c tmpfs rw 0 0\n";
 	struct mc_mntimg *none = NULL;
-	assert_int_equal(mc_mntimg_build(nul, sizeof nul - 1, &none), -EINVAL);
+	assert_int_equal(mc_mntimg_build(nul, sizeof nul - 1, NULL, &none), -EINVAL);
 	assert_null(none);
 
 	/* the live table: every line without an escape is fast (the kernel
 	 * writes no trailing blanks, and always freq and passno) */
 	text = read_file("/proc/self/mounts", &tlen);
 	struct mc_mntimg *img;
-	assert_int_equal(mc_mntimg_build(text, tlen, &img), 0);
+	assert_int_equal(mc_mntimg_build(text, tlen, NULL, &img), 0);
 	check_image(text, tlen, 4096);
 	check_image(text, tlen, 64);
 	for (size_t i = 0; i < img->n; i++) {
@@ -462,6 +462,13 @@ static void test_shipped(void **state)
 	assert_non_null(lines);
 	assert_non_null(img);
 	size_t lines_size = ((size_t)lines[0] + 1) * sizeof *lines;
+	/* The snapshot's image came from its line index (the daemon's way):
+	 * the same as one found with a search for each line's end. */
+	struct mc_mntimg *searched;
+	assert_int_equal(mc_mntimg_build(text, tlen, NULL, &searched), 0);
+	assert_int_equal(searched->n, img->n);
+	assert_memory_equal(searched, img, mc_mntimg_size(img->n));
+	mc_mntimg_free(searched);
 
 	int fd = memfd_create("test", 0);
 	assert_true(fd >= 0);
@@ -547,7 +554,7 @@ static void test_image_find(void **state)
 	struct mc_mntimg *img;
 
 	(void)state;
-	assert_int_equal(mc_mntimg_build(text, len, &img), 0);
+	assert_int_equal(mc_mntimg_build(text, len, NULL, &img), 0);
 	assert_int_equal(img->n, n);
 	for (size_t hint = 0; hint <= n + 1; hint++) {
 		assert_int_equal(mc_mntimg_find(img, hint, 0), 0);

@@ -131,7 +131,7 @@ static int check_indexes(enum mc_format fmt, const char *text, size_t len, const
 	}
 	if (img && fmt == MC_MOUNTS) {
 		struct mc_mntimg *want = NULL;
-		int r = mc_mntimg_build(text, len, &want);
+		int r = mc_mntimg_build(text, len, NULL, &want);
 		if (r < 0)
 			return r;
 		bool same = want->n == img->n && memcmp(want, img, mc_mntimg_size(want->n)) == 0;
