@@ -46,7 +46,7 @@ consumer_runs() {
 		# run lands in one of two kinds (the snapshot fresh: under a
 		# millisecond; a capture under way: a wait, or the kernel), and
 		# the median of 15 fell in either (19x, then 3.5x, at 10,000
-		# mounts in two runs an hour apart): 31 runs under churn.
+		# mounts in two runs of one day): 31 runs under churn.
 		runs=$((runs * 2 + 1)); [ $runs -gt 21 ] && runs=21
 		[ "$load" = churn ] && runs=31 ;;
 	esac

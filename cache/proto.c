@@ -233,7 +233,7 @@ static bool img_ok(const char *map, size_t size, size_t len, uint64_t off)
 	 * NULs and fields inside the line: mc_ment_fill() writes the NULs
 	 * into the program's buffer, and a field must start at or before the
 	 * NUL it always writes at line_len (glibc's fields all start inside
-	 * the line: a missing one is never fast). Without a branch per
+	 * the line: a missing one is never fast). No early return per
 	 * entry: a client checks each image it maps, one a table change,
 	 * and the early-out loop was ~40 us of an image of 10,000 lines.
 	 * In order, so the last entry's end bounds every one before it. */

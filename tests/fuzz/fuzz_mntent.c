@@ -130,18 +130,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < sizeof bufsizes / sizeof bufsizes[0]; i++)
 		image_diff(img, text, size, bufsizes[i]);
 	image_diff(img, text, size, (int)size + 2);             /* every line fits */
-	/* The daemon's way, from the text's line index: the same image. */
-	size_t n = mc_newlines(text, size, NULL) + (size && text[size - 1] != '\n');
-	uint32_t *lines = malloc((n + 1) * sizeof *lines);
-	mc_newlines(text, size, lines);
-	lines[n] = (uint32_t)size;                              /* 0 = n when empty */
-	lines[0] = (uint32_t)n;
-	struct mc_mntimg *from_lines;
-	FUZZ_CHECK(mc_mntimg_build(text, size, lines, &from_lines) == 0, "image from the line index");
+	/* The daemon's way: a snapshot's image, built from its line index
+	 * (mc_snap_lines() first, as the daemon's seal() does): the same. */
+	struct mc_snap *s = mc_snap_borrow(MC_MOUNTS, text, size, true);
+	FUZZ_CHECK(s && mc_snap_lines(s), "a snapshot and its line index");
+	const struct mc_mntimg *from_lines = mc_snap_mntimg(s);
+	FUZZ_CHECK(from_lines, "image from the line index");
 	FUZZ_CHECK(from_lines->n == img->n && memcmp(from_lines, img, mc_mntimg_size(img->n)) == 0,
 		   "the image from the line index differs");
-	mc_mntimg_free(from_lines);
-	free(lines);
+	mc_snap_unref(s);
 	mc_mntimg_free(img);
 	free(text);
 	return 0;
